@@ -1,0 +1,33 @@
+"""The exceptions podreconcile raises, split the way the retry policy and the CLI need them.
+
+- `UserError`: the user can fix it (bad spec, missing key, no capacity). The CLI prints its
+  one-sentence message and exits 1, without a traceback unless `--debug`.
+- `TemporaryError`: worth retrying (network, HTTP 5xx or 429, SSH not ready yet). Only these are
+  retried, and only by the one policy in `retry.py`.
+- `PermanentError`: anything else from a provider or a pod that retrying will not fix.
+
+Messages never hold secrets: adapters build them from facts they choose, never from raw request
+text (the runpod SDK's QueryError keeps the whole query).
+"""
+
+from __future__ import annotations
+
+
+class PodreconcileError(Exception):
+    """Base of every error podreconcile raises on purpose."""
+
+
+class UserError(PodreconcileError):
+    """Something the user can fix; `str()` is one sentence naming the fix."""
+
+
+class SpecError(UserError):
+    """A podspec.yaml (or .runpod.env) problem, located at file:line:column."""
+
+
+class TemporaryError(PodreconcileError):
+    """A fault expected to pass: retry with backoff until the deadline."""
+
+
+class PermanentError(PodreconcileError):
+    """A fault that retrying will not fix."""
