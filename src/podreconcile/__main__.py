@@ -1,0 +1,3 @@
+from podreconcile.cli.main import entry
+
+entry()

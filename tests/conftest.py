@@ -1,0 +1,69 @@
+"""Fixtures shared by the end-to-end tests: a real sandbox, a throwaway SSH key, SSH helpers.
+
+Every process a fixture starts is stopped in its finalizer (`sandbox down` stops the pods too), and
+every port is a free one, so the suite can run twice in a row and side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from podreconcile.sandbox import daemon
+
+BOOT_DELAY = 0.4
+
+
+@pytest.fixture(scope="session")
+def ssh_key(tmp_path_factory) -> Path:
+    """A fresh ed25519 key pair; returns the private key's path (the .pub sits beside it)."""
+    folder = tmp_path_factory.mktemp("sshkey")
+    key = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory, ssh_key):
+    """A running sandbox for the whole session, with the test key registered on the account."""
+    home = tmp_path_factory.mktemp("sandbox-home")
+    running = daemon.up(home, boot_delay=BOOT_DELAY)
+    query = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"
+    daemon.graphql(running, query, {"k": ssh_key.with_suffix(".pub").read_text().strip()})
+    yield SandboxHandle(home, running)
+    daemon.down(home)
+
+
+class SandboxHandle:
+    def __init__(self, home: Path, running: daemon.Running) -> None:
+        self.home = home
+        self.running = running
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"RUNPOD_API_BASE_URL": self.running.url, "RUNPOD_API_KEY": self.running.api_key}
+
+    def cli(self, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+        """Run `podreconcile sandbox ARGS --home HOME` as a user would."""
+        command = ["podreconcile", "sandbox", *args, "--home", str(self.home)]
+        return subprocess.run(command, capture_output=True, text=True, check=check, **kwargs)
+
+
+@pytest.fixture
+def sdk(sandbox, monkeypatch):
+    """The unmodified runpod SDK pointed at the sandbox (the SDK reads RUNPOD_API_BASE_URL per call)."""
+    import runpod
+
+    monkeypatch.setenv("RUNPOD_API_BASE_URL", sandbox.running.url)
+    monkeypatch.setattr(runpod, "api_key", sandbox.running.api_key)
+    return runpod
+
+
+os.environ.setdefault("NO_COLOR", "1")
+# Run the `podreconcile` of the interpreter under test, as a user with the venv activated would.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
