@@ -174,6 +174,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle)
     # serve_forever runs in this thread, so a SIGTERM unwinds it with SystemExit (shutdown() would deadlock).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    host.stop_all()  # containers left by a crashed server: their ports and keys are stale
     with store.lock:
         lifecycle.reboot_running()
         store.save()
