@@ -1,0 +1,69 @@
+"""Following the training's log from the pod until the attempt's `EXIT_CODE=<n>` line.
+
+The connection can drop (a preemption, a network blip); the follower then looks at the pod again and
+reconnects while it runs. A pod that stops before the last line arrives ends the follow without an
+exit code: the outcome is on the volume, for the next `plan` or `status`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import podside, retry
+from .errors import TemporaryError
+from .facts import PodStatus
+from .observe import Connection, paths
+from .project import Project
+from .provider import RunPod
+
+UNREACHABLE_DEADLINE = 600.0  # give up following when the pod runs but SSH stays unreachable this long
+EXIT_LINE = re.compile(r"^EXIT_CODE=(-?\d+)\s*$")
+HEADER = re.compile(r"^=== podreconcile run \S+ attempt (\d+) ")
+
+
+@dataclass(frozen=True)
+class Ending:
+    exit_code: int | None  # None: the pod stopped before the attempt's last line was seen
+    attempt: int | None
+    pod_status: str | None = None
+
+
+class _Ended(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
+           on_line: Callable[[str], None], on_wait: Callable[[str], None] = lambda _: None) -> Ending:
+    attempt: list[int] = []
+
+    def line(text: str) -> None:
+        on_line(text)
+        header = HEADER.match(text)
+        if header:
+            attempt.append(int(header.group(1)))
+        ended = EXIT_LINE.match(text)
+        if ended:
+            raise _Ended(int(ended.group(1)))
+
+    command = podside.follow_command(paths(project))
+    last_contact = time.monotonic()
+    while time.monotonic() - last_contact < UNREACHABLE_DEADLINE:
+        pod = retry.call(lambda: provider.get_pod(pod_id), deadline=120)
+        if pod is None or pod.status is not PodStatus.RUNNING:
+            status = pod.last_status_change if pod else "gone"
+            return Ending(None, attempt[-1] if attempt else None, status)
+        try:
+            session = conn.session(pod, deadline=60)
+            last_contact = time.monotonic()
+            session.stream(command, line, what="following the training log")
+        except _Ended as ended:
+            return Ending(ended.code, attempt[-1] if attempt else None)
+        except TemporaryError:
+            conn.close()
+            on_wait(f"pod {pod_id} is not reachable over SSH; trying again")
+            time.sleep(1)
+    return Ending(None, attempt[-1] if attempt else None, "unreachable over SSH")

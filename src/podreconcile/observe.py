@@ -1,0 +1,106 @@
+"""Observation: the facts plan needs, in one API call and one SSH round trip per source.
+
+`Connection` holds the command run's one SSH session. It is opened for the pod's current start and
+reused for every remote step; a new start (new port, new host keys) needs a new one. Host keys are
+trusted on first use per start and pinned for the rest of it: a change within a start is fatal.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from . import codesync, podside, retry, ssh
+from .errors import PermanentError, TemporaryError
+from .facts import CodeFacts, Observation, PodFacts, PodStatus
+from .planner import identify_pod
+from .project import Project
+from .provider import RunPod
+from .state import HostKey, State
+
+SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
+
+
+class Connection:
+    def __init__(self, project: Project, persist_host_key: bool) -> None:
+        self.project = project
+        self.persist = persist_host_key
+        self._session: ssh.Session | None = None
+        self._start: str | None = None
+
+    def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> ssh.Session:
+        if self._session and self._start == pod.start_identity and self._session.is_alive():
+            return self._session
+        self.close()
+        if pod.ssh is None:
+            raise TemporaryError(f"pod {pod.id} has no SSH port yet")
+        state = self.project.state_file.read()
+        pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
+        endpoint = ssh.Endpoint(pod.ssh.host, pod.ssh.port)
+        key = self.project.ssh_key()
+        session = retry.call(lambda: ssh.connect(endpoint, key, pinned_key=pinned), deadline=deadline,
+                             first_wait=0.25, max_wait=4.0)
+        if pinned is None and self.persist:
+            self.project.state_file.write(self.project.state_file.read().with_(
+                host_key=HostKey(pod.start_identity, session.host_key)))
+        self._session, self._start = session, pod.start_identity
+        return session
+
+    def close(self) -> None:
+        if self._session:
+            self._session.close()
+        self._session = self._start = None
+
+
+def wait_for_ssh_port(provider: RunPod, pod_id: str, on_wait: Callable[[str], None] = lambda _: None,
+                      deadline: float = SSH_DEADLINE, sleep=time.sleep) -> PodFacts:
+    """Poll the pod, backing off from 0.25 s, until RunPod reports its SSH port."""
+    started, wait = time.monotonic(), 0.25
+    while True:
+        pod = retry.call(lambda: provider.get_pod(pod_id), deadline=60)
+        if pod is None or pod.status is PodStatus.EXITED:
+            raise PermanentError(f"Pod {pod_id} {'vanished' if pod is None else 'stopped'} while booting.")
+        if pod.ssh is not None:
+            return pod
+        elapsed = time.monotonic() - started
+        if elapsed > deadline:
+            raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod console.")
+        on_wait(f"waiting for pod {pod_id} to boot ({elapsed:.0f} s)")
+        sleep(wait)
+        wait = min(wait * 1.6, 5.0)
+
+
+def paths(project: Project) -> podside.RunPaths:
+    return podside.RunPaths(project.mount, project.run_name, project.spec.code.path, project.output_dir)
+
+
+def observe(project: Project, provider: RunPod, state: State, conn: Connection, *,
+            legacy_pod_id: str | None = None, ssh_deadline: float = 30.0) -> Observation:
+    """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
+    pods = tuple(retry.call(provider.list_pods, deadline=120))
+    pod, _, _ = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id)
+    if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
+        return Observation(pods=pods, code=local_code(project))
+    try:
+        session = conn.session(pod, deadline=ssh_deadline)
+        run = podside.probe(session, paths(project), project.spec.run.venv)
+        code = compared_code(project, session)
+    except TemporaryError as error:
+        return Observation(pods=pods, code=local_code(project), notes=(f"SSH did not answer: {error}",))
+    return Observation(pods=pods, run=run, code=code)
+
+
+def local_code(project: Project) -> CodeFacts:
+    rev = codesync.revision(project.dir)
+    return CodeFacts(revision=rev.commit, dirty=rev.dirty)
+
+
+def compared_code(project: Project, session: ssh.Session) -> CodeFacts:
+    exclude = project.spec.code.exclude
+    local = codesync.local_manifest(project.dir, exclude)
+    remote = codesync.remote_manifest(session, project.spec.code.path, local.keys())
+    diff = codesync.plan_sync(local, remote, exclude)
+    rev = codesync.revision(project.dir)
+    return CodeFacts(revision=rev.commit, dirty=rev.dirty, files_to_send=len(diff.send),
+                     bytes_to_send=diff.bytes_to_send, files_to_delete=len(diff.delete),
+                     remote_revision=remote.revision)

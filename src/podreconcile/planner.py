@@ -1,0 +1,239 @@
+"""The planner: a pure function from (desired, state, observation, options) to a Plan.
+
+No I/O, no clock, no logging. The decision ladder, rung by rung:
+
+1. Which pod is ours: the state's pod if it still exists; else one named `podreconcile-<name>`
+   (adopted, never duplicated); else the legacy `POD_ID`; else none (create). Several pods with the
+   name and no state: stop them and stop planning.
+2. Can the pod serve the spec: a field that cannot change in place forces a replacement; a host
+   that refused to start the pod (no free GPU) forces one too when a network volume holds the data.
+3. Is the pod running: a stopped pod is started, unless its run is known to have succeeded.
+4. What the run needs: alive -> nothing; succeeded -> stop the idle pod; otherwise sync the code
+   and launch, resuming from the latest complete checkpoint unless `--force-restart`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .facts import Observation, PodFacts, PodStatus
+from .plan import Action, FieldChange, Kind, LaunchMode, Plan
+from .runfacts import RunFacts, RunState
+from .state import State
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the spec asks for, reduced to what the planner compares."""
+
+    pod_name: str
+    run_name: str
+    gpu_types: tuple[str, ...]
+    pod_config: dict  # the immutable pod fields (spec.immutable_fields), without gpu_types
+    has_network_volume: bool
+    stop_pod_when_done: bool
+
+
+@dataclass(frozen=True)
+class Options:
+    force_restart: bool = False
+    legacy_pod_id: str | None = None
+
+
+def plan(desired: Desired, state: State, obs: Observation, options: Options = Options()) -> Plan:
+    pod, adopt, strays = identify_pod(desired.pod_name, state, obs.pods, options.legacy_pod_id)
+    stop_strays = tuple(
+        Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name", pod_id=p.id)
+        for p in strays if p.status is PodStatus.RUNNING
+    )
+    if pod is None and len(strays) > 1:
+        ids = ", ".join(p.id for p in strays)
+        blocker = (f"Several pods are named {desired.pod_name} ({ids}); podreconcile will not pick one. "
+                   f"Terminate the extra ones in the RunPod console, then apply again.")
+        return Plan(stop_strays, summary="Ambiguous pods.", blocker=blocker)
+    steps = _pod_steps(desired, state, obs, options, pod, adopt)
+    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=steps.notes)
+
+
+# ---- rung 1: which pod is ours ----
+
+def identify_pod(pod_name: str, state: State, pods, legacy_pod_id: str | None = None):
+    """(our pod or None, whether it must be adopted, other live pods with our name)."""
+    live = [p for p in pods if p.status is not PodStatus.TERMINATED]
+    named = [p for p in live if p.name == pod_name]
+    by_id = {p.id: p for p in live}
+    if state.pod_id in by_id:
+        return by_id[state.pod_id], False, [p for p in named if p.id != state.pod_id]
+    if len(named) == 1:
+        return named[0], True, []
+    if len(named) > 1:
+        return None, False, named
+    if legacy_pod_id in by_id:
+        return by_id[legacy_pod_id], True, []
+    return None, False, []
+
+
+# ---- rungs 2 to 4 ----
+
+def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) -> Plan:
+    if pod is None:
+        reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
+        create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types)
+        return _after_new_pod(desired, options, create)
+
+    prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
+    recorded = state.pod_config if pod.id == state.pod_id else None
+    changes = replacement_changes(desired, pod, recorded)
+    if changes:
+        fields = ", ".join(c.field for c in changes)
+        reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
+                                                        "; the pod's volume disk and its data go with it")
+        replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, changes=changes)
+        return _prefixed(prefix, _after_new_pod(desired, options, replace))
+    if obs.start_refused:
+        return _prefixed(prefix, _host_refused(desired, options, pod))
+    if pod.status is PodStatus.EXITED:
+        return _prefixed(prefix, _stopped_pod(desired, state, options, pod))
+    if pod.status is PodStatus.RUNNING:
+        return _prefixed(prefix, _running_pod(desired, obs, options, pod))
+    return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
+                blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")
+
+
+def _adopt_reason(pod: PodFacts, desired: Desired) -> str:
+    if pod.name == desired.pod_name:
+        return f"found by its name {desired.pod_name}, not in the state file"
+    return "named by POD_ID in .runpod.env"
+
+
+def _prefixed(prefix: tuple[Action, ...], tail: Plan) -> Plan:
+    return Plan(prefix + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=tail.notes)
+
+
+def replacement_changes(desired: Desired, pod: PodFacts, recorded: dict | None) -> tuple[FieldChange, ...]:
+    """Fields the pod was made with that differ from the spec and cannot change in place."""
+    if recorded is None:  # adopted: compare what RunPod reports
+        recorded = {"image": pod.image, "gpu_count": pod.gpu_count, "interruptible": pod.interruptible,
+                    "network_volume": pod.network_volume_id, "gpu_type_id": pod.gpu_type_id}
+    changes = []
+    chosen = recorded.get("gpu_type_id")
+    if chosen and chosen not in desired.gpu_types:
+        changes.append(FieldChange("gpu_type", chosen, list(desired.gpu_types)))
+    for name, new in desired.pod_config.items():
+        if name in recorded and recorded[name] != new:
+            changes.append(FieldChange(name, recorded[name], new))
+    return tuple(changes)
+
+
+def _host_refused(desired: Desired, options: Options, pod: PodFacts) -> Plan:
+    if not desired.has_network_volume:
+        return Plan(summary=f"Pod {pod.id} cannot start: its host has no free GPU.",
+                    blocker="The pod's host has no free GPU and the pod has no network volume, so a new pod "
+                            "would start without its data; wait and apply again, or `podreconcile destroy` to start over.")
+    reason = "its host has no free GPU; a new pod takes over the same network volume"
+    replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types)
+    return _after_new_pod(desired, options, replace)
+
+
+def _after_new_pod(desired: Desired, options: Options, first: Action) -> Plan:
+    """A new pod: sync everything, then launch (resuming only if a network volume may hold checkpoints)."""
+    mode = LaunchMode.FORCE_RESTART if options.force_restart else (
+        LaunchMode.AUTO if desired.has_network_volume else LaunchMode.FRESH)
+    sync = Action(Kind.SYNC_CODE, "a new pod has no code")
+    launch = Action(Kind.LAUNCH_RUN, _launch_reason(None, options), mode=mode)
+    return Plan((first, sync, launch), summary=f"Run {desired.run_name} has not started on this pod.")
+
+
+def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts) -> Plan:
+    last = state.last_run
+    if last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value and not options.force_restart:
+        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.")
+    start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
+    sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start")
+    mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
+    launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, desired, options), mode=mode)
+    return Plan((start, sync, launch), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
+
+
+def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
+    if options.force_restart:
+        return "--force-restart: checkpoints are ignored"
+    if last and last.run_name == desired.run_name:
+        return f"the run was last seen {last.state} (attempt {last.attempt}); it is not alive on a stopped pod"
+    return "the run is not alive on a stopped pod"
+
+
+def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodFacts) -> Plan:
+    run = obs.run
+    if run is None:
+        why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
+        sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers")
+        mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
+        launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", mode=mode)
+        return Plan((sync, launch), summary=f"Run {desired.run_name} is unknown: {why}.")
+    notes = _checkpoint_notes(run)
+    if _alive(run):
+        summary = f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do."
+        if options.force_restart:
+            return Plan(summary=summary, notes=notes,
+                        blocker="Training is alive, and --force-restart never starts a second one; "
+                                "`podreconcile stop` first, then `apply --force-restart`.")
+        return Plan(summary=summary, notes=notes)
+    if run.status and run.status.state is RunState.SUCCEEDED and not options.force_restart:
+        summary = f"Run {desired.run_name} succeeded (attempt {_attempt(run)})."
+        if desired.stop_pod_when_done:
+            stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id=pod.id)
+            return Plan((stop,), summary=summary, notes=notes)
+        return Plan(summary=summary + " Nothing to do.", notes=notes)
+    return Plan(_sync(obs) + (_launch(run, options),), summary=_run_summary(desired, run), notes=notes)
+
+
+def _alive(run: RunFacts) -> bool:
+    return bool(run.runner_alive)
+
+
+def _attempt(run: RunFacts):
+    return run.status.attempt if run.status else "?"
+
+
+def _sync(obs: Observation) -> tuple[Action, ...]:
+    code = obs.code
+    if code is None or code.files_to_send is None:
+        return (Action(Kind.SYNC_CODE, "the code on the pod could not be compared"),)
+    if not code.files_to_send and not code.files_to_delete and code.remote_revision == code.revision:
+        return ()
+    reason = f"{code.files_to_send} changed file(s), {code.files_to_delete or 0} to delete"
+    return (Action(Kind.SYNC_CODE, reason, files=code.files_to_send, bytes=code.bytes_to_send),)
+
+
+def _launch(run: RunFacts, options: Options) -> Action:
+    reason = _launch_reason(run, options)
+    if options.force_restart:
+        return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.FORCE_RESTART)
+    latest = run.latest_complete_checkpoint
+    if latest is None:
+        return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.FRESH)
+    return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.RESUME, checkpoint=latest.name, step=latest.step)
+
+
+def _launch_reason(run: RunFacts | None, options: Options) -> str:
+    if options.force_restart:
+        return "--force-restart: checkpoints are ignored"
+    status = run.status if run else None
+    if status is None:
+        return "the run has not started yet"
+    if status.state is RunState.FAILED:
+        return f"attempt {status.attempt} failed with exit code {status.exit_code}"
+    return f"attempt {status.attempt} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
+
+
+def _run_summary(desired: Desired, run: RunFacts) -> str:
+    status = run.status
+    if status is None:
+        return f"Run {desired.run_name} has not started on this pod."
+    return f"Run {desired.run_name} is not running (attempt {status.attempt}: {status.state.value.lower()})."
+
+
+def _checkpoint_notes(run: RunFacts) -> tuple[str, ...]:
+    skipped = run.incomplete_newer_than_latest
+    return tuple(f"{c.name} is incomplete (no trainer_state.json) and is skipped" for c in skipped)
