@@ -75,9 +75,10 @@ def launch(session: Session, paths: RunPaths, launch: dict) -> None:
     session.run(command, what="starting the training's tmux session", timeout=30)
 
 
-def follow_command(paths: RunPaths, lines: int = 20) -> str:
-    """`tail -F` of the latest attempt's log, starting a few lines back."""
-    return f"tail -n {int(lines)} -F {shlex.quote(paths.current_log)} 2>/dev/null"
+def follow_command(paths: RunPaths, lines: int | None = None) -> str:
+    """`tail -F` of the latest attempt's log: from its first line, or the last `lines` lines."""
+    start = f"+1" if lines is None else str(int(lines))
+    return f"tail -n {start} -F {shlex.quote(paths.current_log)} 2>/dev/null"
 
 
 def read_log(session: Session, path: str, lines: int | None) -> str:

@@ -1,0 +1,156 @@
+"""podreconcile's probe: the facts of one run on a pod, in one SSH round trip.
+
+    python3 - <mount> <run_name> <output_dir> <code_path> [<venv>]   (this file on stdin)
+
+Prints one JSON object (see `probe`). Stdlib only, Python >= 3.8. It never fails on a missing path:
+what is absent is null, false or empty. It only reads: the runner lock is tested with a
+non-blocking flock released at once (the runner retries briefly, so the test cannot make it quit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - pods are Linux
+    fcntl = None  # type: ignore[assignment]
+
+PROBE_VERSION = 1
+CHECKPOINT_RE = re.compile(r"^checkpoint-([0-9]+)$")
+TAIL_BYTES = 65536
+
+
+def read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: str):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def tmux_alive() -> bool:
+    """The training's tmux session `train` exists."""
+    if shutil.which("tmux") is None:
+        return False
+    try:
+        done = subprocess.run(["tmux", "has-session", "-t", "train"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def lock_held(path: str) -> bool:
+    """A runner holds the run's flock. Never creates the lock file."""
+    if fcntl is None:
+        return False
+    fd = None
+    for flags in (os.O_RDWR, os.O_RDONLY):  # read-write where flock is emulated by fcntl (NFS)
+        try:
+            fd = os.open(path, flags)
+            break
+        except OSError:
+            continue
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
+
+
+def checkpoints(output_dir: str) -> list:
+    """Every checkpoint-<N> folder, by step as a number; complete = holds trainer_state.json."""
+    try:
+        names = os.listdir(output_dir)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = CHECKPOINT_RE.match(name)
+        path = os.path.join(output_dir, name)
+        if not match or not os.path.isdir(path):
+            continue
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            mtime = None
+        found.append({"name": name, "step": int(match.group(1)),
+                      "complete": os.path.isfile(os.path.join(path, "trainer_state.json")),
+                      "mtime": mtime})
+    return sorted(found, key=lambda c: c["step"])
+
+
+def last_line(path: str):
+    """The last non-empty line of a log, as a terminal shows it (after the last carriage return)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return None
+    for line in reversed(tail.decode("utf-8", "replace").split("\n")):
+        shown = line.rstrip("\r").split("\r")[-1].rstrip()
+        if shown:
+            return shown
+    return None
+
+
+def venv_ok(venv) -> bool:
+    """No venv asked for, or its python exists (a venv copied to another image can dangle)."""
+    return not venv or os.path.exists(os.path.join(venv, "bin", "python"))
+
+
+def probe(mount: str, run_name: str, output_dir: str, code_path: str, venv=None) -> dict:
+    run_dir = os.path.join(mount, ".podreconcile", "runs", run_name)
+    launch = read_json(os.path.join(run_dir, "launch.json")) or {}
+    if venv is None:
+        venv = launch.get("venv")
+    return {
+        "probe_version": PROBE_VERSION,
+        "status": read_json(os.path.join(run_dir, "status.json")),
+        "tmux_alive": tmux_alive(),
+        "runner_alive": lock_held(os.path.join(run_dir, "runner.lock")),
+        "checkpoints": checkpoints(output_dir),
+        "revision": read_text(os.path.join(code_path, ".podreconcile-revision")) or None,
+        "log_tail": last_line(os.path.join(mount, "logs", "current.log")),
+        "has_rsync": shutil.which("rsync") is not None,
+        "python": platform.python_version(),
+        "venv_ok": venv_ok(venv),
+        "launch_id": launch.get("launch_id"),
+    }
+
+
+def main(argv: list) -> int:
+    if len(argv) not in (5, 6):
+        sys.stderr.write("usage: python3 - <mount> <run_name> <output_dir> <code_path> [<venv>]\n")
+        return 2
+    venv = argv[5] if len(argv) == 6 and argv[5] else None
+    sys.stdout.write(json.dumps(probe(argv[1], argv[2], argv[3], argv[4], venv), sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
