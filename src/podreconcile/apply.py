@@ -11,10 +11,10 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from . import codesync, podside, retry
+from . import codesync, datasync, podside, retry
 from .errors import PermanentError, TemporaryError, UserError
 from .facts import Observation, PodFacts
-from .observe import Connection, observe, paths, wait_for_ssh_port
+from .observe import Connection, data_diff, observe, paths, wait_for_ssh_port
 from .plan import Action, Kind, LaunchMode, Plan
 from .planner import Options, plan as make_plan
 from .project import Project
@@ -29,6 +29,7 @@ class Reporter(Protocol):
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
     def waiting(self, message: str) -> None: ...
+    def transfer(self, progress: datasync.Progress) -> None: ...
 
 
 @dataclass
@@ -63,6 +64,9 @@ class Applier:
                 raise PermanentError(f"{action.kind.value} did not take effect after two tries; see `podreconcile status`.")
             refused = self.execute(action)
             done.append(action.kind)
+            if action.kind is Kind.LAUNCH_RUN:
+                # The flag asked for this launch; planning again with it would ask for another one.
+                self.options = replace(self.options, force_restart=False)
             obs = self.observe()
             current = make_plan(self.project.desired(), self.states.read(), replace(obs, start_refused=refused), self.options)
         if current.blocker:
@@ -121,6 +125,17 @@ class Applier:
             self.report.warn("uncommitted changes were synced; the pod runs code that no commit holds")
         self.report.info(f"synced {result.files_sent} file(s), {result.bytes_sent} bytes; "
                          f"deleted {result.files_deleted}; revision {result.revision}")
+
+    def _do_upload_data(self, action: Action) -> None:
+        session = self.conn.session(self._running_pod())
+        diff = data_diff(self.project, session)
+        if not diff.send:
+            self.report.info("the volume already holds every data file")
+            return
+        result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=self.report.transfer)
+        rate = result.bytes_sent / result.seconds / 1e6 if result.seconds else 0
+        self.report.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes "
+                         f"in {result.seconds:.1f} s ({rate:.1f} MB/s, {result.method})")
 
     def _do_launch_run(self, action: Action) -> None:
         session = self.conn.session(self._running_pod())
@@ -191,7 +206,7 @@ class Applier:
             "venv": run.venv,
             "stop_pod_when_done": run.stop_pod_when_done,
             "max_runtime_s": run.max_runtime,
-            "revision": codesync.revision(self.project.dir).commit,
+            "revision": str(codesync.revision(self.project.dir)),
             "launch_id": secrets.token_hex(6),
             "api_url_fallback": None,
         }

@@ -8,8 +8,10 @@ No I/O, no clock, no logging. The decision ladder, rung by rung:
 2. Can the pod serve the spec: a field that cannot change in place forces a replacement; a host
    that refused to start the pod (no free GPU) forces one too when a network volume holds the data.
 3. Is the pod running: a stopped pod is started, unless its run is known to have succeeded.
-4. What the run needs: alive -> nothing; succeeded -> stop the idle pod; otherwise sync the code
-   and launch, resuming from the latest complete checkpoint unless `--force-restart`.
+4. What the run needs: alive (a runner holds the run's lock, or the runner of the launch in
+   launch.json is still starting) -> nothing; succeeded -> stop the idle pod; otherwise sync the code,
+   upload the data that is missing or changed, and launch, resuming from the latest complete
+   checkpoint unless `--force-restart`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Desired:
     pod_config: dict  # the immutable pod fields (spec.immutable_fields), without gpu_types
     has_network_volume: bool
     stop_pod_when_done: bool
+    has_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,14 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
     recorded = state.pod_config if pod.id == state.pod_id else None
     changes = replacement_changes(desired, pod, recorded)
+    if changes and _succeeded(desired, state, obs, pod) and not options.force_restart:
+        # A finished run needs no pod: the new fields take effect with the next run.
+        fields = ", ".join(c.field for c in changes)
+        changes = ()
+        prefix_notes = (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
+                        "(--force-restart or a new output_dir)",)
+    else:
+        prefix_notes = ()
     if changes:
         fields = ", ".join(c.field for c in changes)
         reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
@@ -93,9 +104,9 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
     if obs.start_refused:
         return _prefixed(prefix, _host_refused(desired, options, pod))
     if pod.status is PodStatus.EXITED:
-        return _prefixed(prefix, _stopped_pod(desired, state, options, pod))
+        return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
     if pod.status is PodStatus.RUNNING:
-        return _prefixed(prefix, _running_pod(desired, obs, options, pod))
+        return _prefixed(prefix, _running_pod(desired, obs, options, pod), prefix_notes)
     return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
                 blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")
 
@@ -106,8 +117,16 @@ def _adopt_reason(pod: PodFacts, desired: Desired) -> str:
     return "named by POD_ID in .runpod.env"
 
 
-def _prefixed(prefix: tuple[Action, ...], tail: Plan) -> Plan:
-    return Plan(prefix + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=tail.notes)
+def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = ()) -> Plan:
+    return Plan(prefix + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=notes + tail.notes)
+
+
+def _succeeded(desired: Desired, state: State, obs: Observation, pod: PodFacts) -> bool:
+    """The run is known to have succeeded: seen on the pod now, or last seen so while it is stopped."""
+    if obs.run is not None and pod.status is PodStatus.RUNNING:
+        return bool(obs.run.status and obs.run.status.state is RunState.SUCCEEDED)
+    last = state.last_run
+    return bool(last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value)
 
 
 def replacement_changes(desired: Desired, pod: PodFacts, recorded: dict | None) -> tuple[FieldChange, ...]:
@@ -140,8 +159,9 @@ def _after_new_pod(desired: Desired, options: Options, first: Action) -> Plan:
     mode = LaunchMode.FORCE_RESTART if options.force_restart else (
         LaunchMode.AUTO if desired.has_network_volume else LaunchMode.FRESH)
     sync = Action(Kind.SYNC_CODE, "a new pod has no code")
+    data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts")
     launch = Action(Kind.LAUNCH_RUN, _launch_reason(None, options), mode=mode)
-    return Plan((first, sync, launch), summary=f"Run {desired.run_name} has not started on this pod.")
+    return Plan((first, sync) + data + (launch,), summary=f"Run {desired.run_name} has not started on this pod.")
 
 
 def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts) -> Plan:
@@ -150,9 +170,10 @@ def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts
         return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.")
     start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
     sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start")
+    data = _upload_unknown(desired, "data changes since the last upload are known after start")
     mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
     launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, desired, options), mode=mode)
-    return Plan((start, sync, launch), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
+    return Plan((start, sync) + data + (launch,), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
 
 
 def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
@@ -168,12 +189,14 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     if run is None:
         why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
         sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers")
+        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers")
         mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
         launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", mode=mode)
-        return Plan((sync, launch), summary=f"Run {desired.run_name} is unknown: {why}.")
+        return Plan((sync,) + data + (launch,), summary=f"Run {desired.run_name} is unknown: {why}.")
     notes = _checkpoint_notes(run)
-    if _alive(run):
-        summary = f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do."
+    if run_alive(run):
+        summary = (f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do." if run.runner_alive
+                   else f"Run {desired.run_name} is starting (launch {run.launch_id}); nothing to do.")
         if options.force_restart:
             return Plan(summary=summary, notes=notes,
                         blocker="Training is alive, and --force-restart never starts a second one; "
@@ -185,11 +208,20 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
             stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id=pod.id)
             return Plan((stop,), summary=summary, notes=notes)
         return Plan(summary=summary + " Nothing to do.", notes=notes)
-    return Plan(_sync(obs) + (_launch(run, options),), summary=_run_summary(desired, run), notes=notes)
+    return Plan(_sync(obs) + _upload(obs) + (_launch(run, options),), summary=_run_summary(desired, run), notes=notes)
 
 
-def _alive(run: RunFacts) -> bool:
-    return bool(run.runner_alive)
+def run_alive(run: RunFacts) -> bool:
+    """A runner holds the run's lock, or the launch in launch.json has a runner still starting.
+
+    A `train` tmux session without the lock is a leftover shell once its runner wrote the status of
+    that launch. Before then (right after a launch, as apply observes again) the runner has not taken
+    the lock yet; launching again would kill it with its tmux session.
+    """
+    if run.runner_alive:
+        return True
+    status_launch = run.status.launch_id if run.status else None
+    return bool(run.tmux_alive and run.launch_id and run.launch_id != status_launch)
 
 
 def _attempt(run: RunFacts):
@@ -204,6 +236,22 @@ def _sync(obs: Observation) -> tuple[Action, ...]:
         return ()
     reason = f"{code.files_to_send} changed file(s), {code.files_to_delete or 0} to delete"
     return (Action(Kind.SYNC_CODE, reason, files=code.files_to_send, bytes=code.bytes_to_send),)
+
+
+def _upload_unknown(desired: Desired, reason: str) -> tuple[Action, ...]:
+    return (Action(Kind.UPLOAD_DATA, reason),) if desired.has_data else ()
+
+
+def _upload(obs: Observation) -> tuple[Action, ...]:
+    data = obs.data
+    if data is None:
+        return ()
+    if data.files_to_send is None:
+        return (Action(Kind.UPLOAD_DATA, "the data on the pod could not be compared"),)
+    if not data.files_to_send:
+        return ()
+    reason = f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume"
+    return (Action(Kind.UPLOAD_DATA, reason, files=data.files_to_send, bytes=data.bytes_to_send),)
 
 
 def _launch(run: RunFacts, options: Options) -> Action:
