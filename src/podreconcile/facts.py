@@ -106,11 +106,22 @@ class CodeFacts:
 
 
 @dataclass(frozen=True)
+class DataFacts:
+    """The spec's data entries against what the pod's volume holds."""
+
+    files_total: int
+    bytes_total: int
+    files_to_send: int | None = None  # None: unknown until the pod is reachable
+    bytes_to_send: int | None = None
+
+
+@dataclass(frozen=True)
 class Observation:
     """Everything plan needs to know about reality, gathered in one API call and one SSH round trip."""
 
     pods: tuple[PodFacts, ...] = ()  # every pod of the account that matters: the state's and the named ones
     run: RunFacts | None = None  # None: the pod is not reachable, the run is unknown
     code: CodeFacts | None = None
+    data: DataFacts | None = None  # None: the spec has no data entries
     start_refused: bool = False  # a resume just failed because the host has no free GPU
     notes: tuple[str, ...] = field(default_factory=tuple)

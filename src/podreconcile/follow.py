@@ -37,7 +37,9 @@ class _Ended(Exception):
 
 
 def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
-           on_line: Callable[[str], None], on_wait: Callable[[str], None] = lambda _: None) -> Ending:
+           on_line: Callable[[str], None], on_wait: Callable[[str], None] = lambda _: None,
+           lines: int | None = None) -> Ending:
+    """Print the latest attempt's log (from its first line, or the last `lines`) until it ends."""
     attempt: list[int] = []
 
     def line(text: str) -> None:
@@ -49,7 +51,7 @@ def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
         if ended:
             raise _Ended(int(ended.group(1)))
 
-    command = podside.follow_command(paths(project))
+    command = podside.follow_command(paths(project), lines)
     last_contact = time.monotonic()
     while time.monotonic() - last_contact < UNREACHABLE_DEADLINE:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=120)

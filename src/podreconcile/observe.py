@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from . import codesync, podside, retry, ssh
+from . import codesync, datasync, podside, retry, ssh
 from .errors import PermanentError, TemporaryError
-from .facts import CodeFacts, Observation, PodFacts, PodStatus
+from .facts import CodeFacts, DataFacts, Observation, PodFacts, PodStatus
 from .planner import identify_pod
 from .project import Project
 from .provider import RunPod
@@ -79,20 +79,22 @@ def observe(project: Project, provider: RunPod, state: State, conn: Connection, 
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
     pods = tuple(retry.call(provider.list_pods, deadline=120))
     pod, _, _ = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id)
+    local = Observation(pods=pods, code=local_code(project), data=local_data(project))
     if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
-        return Observation(pods=pods, code=local_code(project))
+        return local
     try:
         session = conn.session(pod, deadline=ssh_deadline)
         run = podside.probe(session, paths(project), project.spec.run.venv)
         code = compared_code(project, session)
+        data = compared_data(project, session)
     except TemporaryError as error:
-        return Observation(pods=pods, code=local_code(project), notes=(f"SSH did not answer: {error}",))
-    return Observation(pods=pods, run=run, code=code)
+        return Observation(pods=pods, code=local.code, data=local.data, notes=(f"SSH did not answer: {error}",))
+    return Observation(pods=pods, run=run, code=code, data=data)
 
 
 def local_code(project: Project) -> CodeFacts:
     rev = codesync.revision(project.dir)
-    return CodeFacts(revision=rev.commit, dirty=rev.dirty)
+    return CodeFacts(revision=str(rev), dirty=rev.dirty)
 
 
 def compared_code(project: Project, session: ssh.Session) -> CodeFacts:
@@ -101,6 +103,27 @@ def compared_code(project: Project, session: ssh.Session) -> CodeFacts:
     remote = codesync.remote_manifest(session, project.spec.code.path, local.keys())
     diff = codesync.plan_sync(local, remote, exclude)
     rev = codesync.revision(project.dir)
-    return CodeFacts(revision=rev.commit, dirty=rev.dirty, files_to_send=len(diff.send),
+    return CodeFacts(revision=str(rev), dirty=rev.dirty, files_to_send=len(diff.send),
                      bytes_to_send=diff.bytes_to_send, files_to_delete=len(diff.delete),
                      remote_revision=remote.revision)
+
+
+def local_data(project: Project) -> DataFacts | None:
+    if not project.spec.data:
+        return None
+    files = datasync.local_data(project.dir, project.spec.data)
+    return DataFacts(files_total=len(files), bytes_total=sum(f.size for f in files))
+
+
+def data_diff(project: Project, session: ssh.Session) -> datasync.UploadDiff:
+    """The data files missing or changed on the volume: one listing round trip for every entry."""
+    local = datasync.local_data(project.dir, project.spec.data)
+    remote = datasync.remote_listing(session, [item.to for item in project.spec.data])
+    return datasync.plan_upload(local, remote)
+
+
+def compared_data(project: Project, session: ssh.Session) -> DataFacts | None:
+    if not project.spec.data:
+        return None
+    diff = data_diff(project, session)
+    return DataFacts(diff.files_total, diff.bytes_total, len(diff.send), diff.bytes_to_send)

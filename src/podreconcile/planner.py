@@ -180,6 +180,8 @@ def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
     if options.force_restart:
         return "--force-restart: checkpoints are ignored"
     if last and last.run_name == desired.run_name:
+        if last.state == RunState.FAILED.value and last.exit_code is not None:
+            return f"attempt {last.attempt} failed with exit code {last.exit_code}"
         return f"the run was last seen {last.state} (attempt {last.attempt}); it is not alive on a stopped pod"
     return "the run is not alive on a stopped pod"
 

@@ -48,6 +48,7 @@ class Project:
             pod_config=config,
             has_network_volume=bool(self.spec.pod.network_volume),
             stop_pod_when_done=self.spec.run.stop_pod_when_done,
+            has_data=bool(self.spec.data),
         )
 
     def provider(self) -> RunPod:

@@ -12,7 +12,7 @@ from ..follow import follow
 from ..facts import Observation
 from ..observe import Connection, observe
 from ..plan import Plan
-from ..planner import Options, plan as make_plan
+from ..planner import Options, plan as make_plan, run_alive
 from ..project import Project, load_project
 from ..state import LastRun, now
 from .render import Progress, plan_json, plan_text
@@ -23,8 +23,12 @@ EXIT_TRAINING_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
+    from . import day2, init
+
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
+    day2.register(app)
+    init.register(app)
 
 
 def _options(project: Project, force_restart: bool) -> Options:
@@ -94,7 +98,7 @@ def apply_command(
         if final.summary and reviewed.actions:
             progress.step(final.summary)
         run = (applier.last or observed).run
-        alive = bool(run and run.runner_alive)
+        alive = bool(run and run_alive(run))
         if detach or not alive:
             if alive:
                 progress.step("detached; training goes on. Follow it with: podreconcile logs --follow")
@@ -118,8 +122,8 @@ def _confirm(yes: bool) -> None:
 
 def _follow(project: Project, applier, progress: Progress) -> int | None:
     pod_id = project.state_file.read().pod_id
-    progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
     try:
+        progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
         ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_wait=progress.waiting)
     except KeyboardInterrupt:
         progress.step("detached; training goes on. Reattach with: podreconcile logs --follow")

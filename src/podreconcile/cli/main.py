@@ -39,7 +39,8 @@ def _load_commands() -> None:
 def main(argv: list[str] | None = None) -> int:
     _load_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
+        code = app(args=argv, standalone_mode=False)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     except KeyboardInterrupt:
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # noqa: BLE001 - the one place every error is rendered
         return _render(error)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _render(error: BaseException) -> int:

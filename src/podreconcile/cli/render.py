@@ -110,3 +110,16 @@ class Progress:
             self.stream.write(f"\r\033[K    ... {message}")
             self.stream.flush()
             self._waiting = True
+
+    def transfer(self, progress) -> None:
+        """A progress bar for uploads, redrawn in place on a terminal."""
+        if not self.tty or not progress.bytes_total:
+            return
+        done = progress.bytes_done / progress.bytes_total
+        bar = "#" * int(done * 24)
+        eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+        self.stream.write(f"\r\033[K    [{bar:<24}] {progress.files_done}/{progress.files_total} files, "
+                          f"{progress.bytes_done / 1e6:.1f}/{progress.bytes_total / 1e6:.1f} MB, "
+                          f"{(progress.rate_bps or 0) / 1e6:.1f} MB/s{eta}")
+        self.stream.flush()
+        self._waiting = True

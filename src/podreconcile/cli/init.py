@@ -1,0 +1,60 @@
+"""`podreconcile init`: a commented podspec.yaml, .runpod.env.example, and the .gitignore lines."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+GITIGNORE_LINES = (".runpod.env", ".podreconcile/")
+ENV_EXAMPLE = """\
+# Copy to .runpod.env and fill in; never commit .runpod.env. Real environment variables win over it.
+RUNPOD_API_KEY=rpa_your_key_here
+SSH_KEY_PATH=~/.ssh/id_ed25519
+NETWORK_VOLUME_ID=your_network_volume_id
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init_command)
+
+
+def init_command(directory: Path = typer.Argument(Path("."), help="The project folder.")) -> None:
+    """Write a commented podspec.yaml, .runpod.env.example and the .gitignore lines (asks nothing).
+
+    Example: podreconcile init
+    """
+    spec = directory / "podspec.yaml"
+    if spec.exists():
+        typer.echo(f"{spec} exists; left as it is.")
+    else:
+        spec.write_text(template(directory))
+        typer.echo(f"wrote {spec}: edit the pod, code, data and run sections, then `podreconcile plan`")
+    example = directory / ".runpod.env.example"
+    if not example.exists():
+        example.write_text(ENV_EXAMPLE)
+        typer.echo(f"wrote {example}: copy it to .runpod.env and fill in your key")
+    added = add_gitignore_lines(directory / ".gitignore")
+    if added:
+        typer.echo(f"added {', '.join(added)} to {directory / '.gitignore'}")
+
+
+def template(directory: Path) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", directory.resolve().name.lower()).strip("-") or "training"
+    configs = sorted((directory / "configs").glob("*.yaml"))
+    config = configs[0].relative_to(directory).as_posix() if configs else "configs/baseline.yaml"
+    text = resources.files("podreconcile.cli").joinpath("podspec.template.yaml").read_text()
+    return text.replace("__NAME__", name[:51]).replace("__CONFIG__", config)
+
+
+def add_gitignore_lines(path: Path) -> list[str]:
+    """Append the lines podreconcile needs ignored, once, keeping the user's own lines."""
+    text = path.read_text() if path.exists() else ""
+    present = {line.strip() for line in text.splitlines()}
+    missing = [line for line in GITIGNORE_LINES if line not in present and line.rstrip("/") not in present]
+    if missing:
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        path.write_text(text + prefix + "\n".join(missing) + "\n")
+    return missing

@@ -1,0 +1,128 @@
+"""A user's project for end-to-end tests: the tiny example in its own git repo, aimed at the sandbox.
+
+Tests drive `podreconcile` as a subprocess, exactly as a user types it, and look at reality through
+the sandbox's API and the real files of pod volumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from podreconcile.sandbox import daemon
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny"
+POD_FIELDS = "id name desiredStatus lastStatusChange networkVolumeId machine { gpuTypeId }"
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        tree = tree[key]
+    tree[last] = value
+
+
+class UserProject:
+    def __init__(self, root: Path, sandbox, ssh_key: Path) -> None:
+        self.root = root
+        self.sandbox = sandbox
+        self.ssh_key = ssh_key
+
+    # ---- editing ----
+
+    def edit(self, path: str, **changes) -> None:
+        """Set dotted keys (`pod__env` style: `__` for `.`) in a YAML file of the project, keeping comments."""
+        yaml = YAML()
+        file = self.root / path
+        tree = yaml.load(file.read_text())
+        for key, value in changes.items():
+            _set(tree, key.replace("__", "."), value)
+        with open(file, "w") as f:
+            yaml.dump(tree, f)
+        self.commit()
+
+    def commit(self) -> None:
+        git = ["git", "-C", str(self.root), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", "change", "--allow-empty"], check=True)
+
+    # ---- running the CLI ----
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, **self.sandbox.env, **extra}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        return env
+
+    def cli(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["podreconcile", *args], cwd=self.root, env=env or self.env(),
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(["podreconcile", *args], cwd=self.root, env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+    # ---- reality ----
+
+    @property
+    def state(self) -> dict:
+        path = self.root / ".podreconcile" / "state.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @property
+    def name(self) -> str:
+        return YAML(typ="safe").load((self.root / "podspec.yaml").read_text())["name"]
+
+    def pods(self) -> list[dict]:
+        """Live pods named after this project's spec."""
+        query = f"{{ myself {{ pods {{ {POD_FIELDS} }} }} }}"
+        pods = daemon.graphql(self.sandbox.running, query)["myself"]["pods"]
+        return [p for p in pods if p["name"] == f"podreconcile-{self.name}"]
+
+    def pod(self) -> dict:
+        (pod,) = self.pods()
+        return pod
+
+    def volume(self) -> Path:
+        pod = self.pod()
+        if pod["networkVolumeId"]:
+            return self.sandbox.home / "volumes" / pod["networkVolumeId"]
+        return self.sandbox.home / "pods" / pod["id"] / "volume"
+
+    def current_log(self) -> str:
+        return (self.volume() / "logs" / "current.log").read_text()
+
+    def train_log(self) -> str:
+        return (self.volume() / ".podreconcile" / "runs" / "tiny_run" / "train.log").read_text()
+
+    def status(self) -> dict:
+        return json.loads((self.volume() / ".podreconcile" / "runs" / "tiny_run" / "status.json").read_text())
+
+    def checkpoints(self) -> Path:
+        return self.volume() / "tiny" / "outputs" / "tiny_run"
+
+    def destroy(self) -> None:
+        for pod in self.pods():
+            daemon.graphql(self.sandbox.running, f'mutation {{ podTerminate(input: {{podId: "{pod["id"]}"}}) }}')
+
+
+@pytest.fixture
+def project(tmp_path, sandbox, ssh_key, request):
+    """A fresh copy of examples/tiny with a unique spec name, its own git repo and .runpod.env."""
+    root = tmp_path / "proj"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".podreconcile", ".runpod.env", "__pycache__"))
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".gitignore").write_text(".runpod.env\n.podreconcile/\n")
+    (root / ".runpod.env").write_text(f"SSH_KEY_PATH={ssh_key}\n")
+    user = UserProject(root, sandbox, ssh_key)
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)
+    user.edit("podspec.yaml", name=name)
+    yield user
+    user.destroy()
