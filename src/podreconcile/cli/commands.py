@@ -23,12 +23,13 @@ EXIT_TRAINING_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
-    from . import day2, init
+    from . import day2, init, schema
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
     day2.register(app)
     init.register(app)
+    schema.register(app)
 
 
 def _options(project: Project, force_restart: bool) -> Options:
