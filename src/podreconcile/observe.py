@@ -65,7 +65,7 @@ def wait_for_ssh_port(provider: RunPod, pod_id: str, on_wait: Callable[[str], No
         elapsed = time.monotonic() - started
         if elapsed > deadline:
             raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod console.")
-        on_wait(f"waiting for pod {pod_id} to boot ({elapsed:.0f} s)")
+        on_wait(f"waiting for pod {pod_id} to boot and open SSH")
         sleep(wait)
         wait = min(wait * 1.6, 5.0)
 

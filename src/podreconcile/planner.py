@@ -35,6 +35,7 @@ class Desired:
     has_network_volume: bool
     stop_pod_when_done: bool
     has_data: bool = False
+    max_runtime_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,8 @@ def _launch(run: RunFacts, options: Options) -> Action:
     latest = run.latest_complete_checkpoint
     if latest is None:
         return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.FRESH)
-    return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.RESUME, checkpoint=latest.name, step=latest.step)
+    return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.RESUME, checkpoint=latest.name, step=latest.step,
+                  checkpoint_mtime=latest.mtime)
 
 
 def _launch_reason(run: RunFacts | None, options: Options) -> str:

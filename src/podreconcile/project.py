@@ -49,6 +49,7 @@ class Project:
             has_network_volume=bool(self.spec.pod.network_volume),
             stop_pod_when_done=self.spec.run.stop_pod_when_done,
             has_data=bool(self.spec.data),
+            max_runtime_s=self.spec.run.max_runtime,
         )
 
     def provider(self) -> RunPod:

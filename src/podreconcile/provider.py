@@ -156,17 +156,11 @@ class RunPod:
         except NotFoundError:
             pass
 
-    def gpu_price(self, gpu_type_id: str, cloud: str, interruptible: bool) -> float | None:
-        """Price per GPU-hour of a type, or None when RunPod does not list it."""
-        query = (f"query {{ gpuTypes(input: {{id: {gql(gpu_type_id)}}}) {{ id securePrice communityPrice "
-                 "secureSpotPrice communitySpotPrice } }")
-        types = self._call("gpuTypes", query) or []
-        if not types:
-            return None
-        gpu = types[0]
-        if interruptible:
-            return gpu.get("communitySpotPrice" if cloud == "community" else "secureSpotPrice")
-        return gpu.get("communityPrice" if cloud == "community" else "securePrice")
+    def gpu_prices(self, cloud: str, interruptible: bool) -> dict[str, float]:
+        """Price per GPU-hour of every GPU type, for this cloud and pod type: one call."""
+        query = "query { gpuTypes { id securePrice communityPrice secureSpotPrice communitySpotPrice } }"
+        field = ("community" if cloud == "community" else "secure") + ("SpotPrice" if interruptible else "Price")
+        return {g["id"]: g[field] for g in (self._call("gpuTypes", query) or []) if g.get(field) is not None}
 
     def _call(self, operation: str, query: str):
         from requests import exceptions as http

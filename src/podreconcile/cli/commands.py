@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
 
+from .. import cost, retry, saved
 from ..errors import UserError
 from ..follow import follow
 from ..facts import Observation
@@ -14,8 +16,8 @@ from ..observe import Connection, observe
 from ..plan import Plan
 from ..planner import Options, plan as make_plan, run_alive
 from ..project import Project, load_project
-from ..state import LastRun, now
-from .render import Progress, plan_json, plan_text
+from ..state import LastRun, State, now
+from .render import Progress, plan_json, plan_markdown, plan_text, use_colour
 
 SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
 EXIT_CHANGES = 2
@@ -41,36 +43,66 @@ def _heading(project: Project) -> str:
     return f"Plan for {project.spec.name}: pod {project.spec.pod_name}, run {project.run_name}"
 
 
-def compute_plan(project: Project, conn: Connection, options: Options) -> tuple[Plan, Observation]:
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    obs: Observation
+    state: State
+
+
+def compute_plan(project: Project, conn: Connection, options: Options) -> Planned:
+    """Observe, plan, and price what the plan would rent (one more API call, only when it rents)."""
     state = project.state_file.read()
-    obs = observe(project, project.provider(), state, conn, legacy_pod_id=options.legacy_pod_id)
-    result = make_plan(project.desired(), state, obs, options)
-    return Plan(result.actions, result.summary, result.blocker, obs.notes + result.notes), obs
+    provider = project.provider()
+    obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id)
+    desired = project.desired()
+    result = make_plan(desired, state, obs, options)
+    prices = {}
+    if any(a.kind in cost.RENTING for a in result.actions):
+        pod = project.spec.pod
+        prices = retry.call(lambda: provider.gpu_prices(pod.cloud, pod.interruptible))
+    priced = replace(result, notes=obs.notes + result.notes, cost=cost.estimate(result, desired, obs.pods, prices))
+    return Planned(priced, obs, state)
 
 
 def plan_command(
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Plan a fresh start that ignores checkpoints."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
-    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 2 when changes are pending."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (same as --format json)."),
+    output: str = typer.Option("text", "--format", help="text | markdown | json"),
+    out: Path = typer.Option(None, "--out", help="Save the plan to FILE for `podreconcile apply FILE`."),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 no changes, 1 error, 2 changes pending."),
 ) -> None:
     """Show what apply would do, and why. Changes nothing.
 
-    Example: podreconcile plan --detailed-exitcode
+    Example: podreconcile plan --out plan.json --detailed-exitcode
     """
+    if output not in ("text", "markdown", "json"):
+        raise UserError(f"--format {output} is not one of text, markdown, json.")
     project = load_project(spec)
     project.ssh_key()
     conn = Connection(project, persist_host_key=False)
     try:
-        result, _ = compute_plan(project, conn, _options(project, force_restart))
+        planned = compute_plan(project, conn, _options(project, force_restart))
     finally:
         conn.close()
-    typer.echo(plan_json(result) if as_json else plan_text(result, _heading(project)))
+    result = planned.plan
+    if out:
+        saved.save(out, project, result, saved.basis(project, planned.state, planned.obs), force_restart)
+    if as_json or output == "json":
+        typer.echo(plan_json(result))
+    elif output == "markdown":
+        typer.echo(plan_markdown(result, _heading(project)), nl=False)
+    else:
+        typer.echo(plan_text(result, _heading(project), colour=use_colour()))
+    if out:
+        typer.echo(f"Saved to {out}; `podreconcile apply {out}` applies exactly this plan.", err=True)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(EXIT_CHANGES)
 
 
 def apply_command(
+    plan_file: Path = typer.Argument(None, help="A plan saved by `plan --out`: apply exactly it, or refuse if stale."),
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Start training afresh, ignoring checkpoints."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -82,23 +114,30 @@ def apply_command(
     """
     from ..apply import Applier
 
-    project = load_project(spec)
+    stored = saved.load(plan_file) if plan_file else None
+    project = load_project(spec or (Path(stored.spec_path) if stored else None))
     project.ssh_key()
     states = project.state_file
     states.lock("apply")
     conn = Connection(project, persist_host_key=True)
     progress = Progress()
     try:
-        options = _options(project, force_restart)
-        reviewed, observed = compute_plan(project, conn, options)
-        typer.echo(plan_text(reviewed, _heading(project)))
-        if reviewed.actions:
+        options = _options(project, force_restart or bool(stored and stored.force_restart))
+        planned = compute_plan(project, conn, options)
+        reviewed = planned.plan
+        if stored:
+            moved = saved.stale_reason(stored.basis, saved.basis(project, planned.state, planned.obs))
+            if moved:
+                raise UserError(f"The saved plan {plan_file} is stale: {moved}; run `podreconcile plan --out {plan_file}` again.")
+            reviewed = stored.plan
+        typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
+        if reviewed.actions and not stored:
             _confirm(yes)
         applier = Applier(project, project.provider(), conn, progress, options)
         final = applier.run(reviewed)
         if final.summary and reviewed.actions:
             progress.step(final.summary)
-        run = (applier.last or observed).run
+        run = (applier.last or planned.obs).run
         alive = bool(run and run_alive(run))
         if detach or not alive:
             if alive:

@@ -1,10 +1,13 @@
-"""Turning plans and progress into text for a person at a terminal. The core never prints."""
+"""Turning plans and progress into text for a person: a terminal (colour only on a tty, NO_COLOR
+honoured) or Markdown for a pull-request comment. The core never prints."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections import Counter
 
 from ..plan import Action, Kind, LaunchMode, Plan
 
@@ -18,50 +21,93 @@ SYMBOLS = {
     Kind.LAUNCH_RUN: ">",
     Kind.STOP_POD: "v",
 }
+COLOURS = {"+": "32", "=": "36", "^": "32", "-/+": "35", "~": "33", ">": "34", "v": "31"}
+VERBS = {
+    Kind.ADOPT_POD: "to adopt", Kind.CREATE_POD: "to create", Kind.START_POD: "to start",
+    Kind.REPLACE_POD: "to replace", Kind.SYNC_CODE: "to sync", Kind.UPLOAD_DATA: "to upload",
+    Kind.LAUNCH_RUN: "to launch", Kind.STOP_POD: "to stop",
+}
 UNKNOWN = "(known after apply)"
 
 
-def plan_text(plan: Plan, heading: str) -> str:
-    lines = [heading, ""]
+def use_colour(stream=sys.stdout) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def plan_text(plan: Plan, heading: str, colour: bool = False, now: float | None = None) -> str:
+    paint = _painter(colour)
+    lines = [paint("1", heading), ""]
     for action in plan.actions:
-        lines.append(f"  {SYMBOLS[action.kind]:>3} {_title(action):<22} {action.reason}")
-        lines.extend(f"        {detail}" for detail in _details(action))
+        symbol = SYMBOLS[action.kind]
+        lines.append(f"  {paint(COLOURS[symbol], f'{symbol:>3}')} {paint('1', f'{title(action):<12}')} {action.reason}")
+        lines.extend(f"        {detail}" for detail in details(action, now))
     if plan.actions:
         lines.append("")
     lines.extend(f"  note: {note}" for note in plan.notes)
     if plan.summary:
         lines.append(plan.summary)
+    if plan.cost:
+        lines.append(cost_line(plan))
     if plan.blocker:
-        lines.append(f"Blocked: {plan.blocker}")
-    lines.append(f"Plan: {len(plan.actions)} action(s)." if plan.actions else "No changes.")
+        lines.append(paint("31", f"Blocked: {plan.blocker}"))
+    lines.append(paint("1", summary_line(plan)))
     return "\n".join(lines)
 
 
-def _title(action: Action) -> str:
+def plan_markdown(plan: Plan, heading: str, now: float | None = None) -> str:
+    lines = [f"#### {heading}", ""]
+    if plan.actions:
+        lines += ["| | action | why | details |", "|---|---|---|---|"]
+        for action in plan.actions:
+            detail = "<br>".join(_md(d) for d in details(action, now)) or ""
+            lines.append(f"| `{SYMBOLS[action.kind]}` | **{title(action)}** | {_md(action.reason)} | {detail} |")
+        lines.append("")
+    lines.extend(f"> note: {_md(note)}" for note in plan.notes)
+    if plan.summary:
+        lines.append(f"{_md(plan.summary)}")
+    if plan.cost:
+        lines += ["", _md(cost_line(plan))]
+    if plan.blocker:
+        lines += ["", f"**Blocked:** {_md(plan.blocker)}"]
+    lines += ["", f"**{summary_line(plan)}**"]
+    return "\n".join(lines) + "\n"
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=2)
+
+
+def title(action: Action) -> str:
     if action.kind is Kind.LAUNCH_RUN and action.mode is LaunchMode.RESUME:
-        return f"resume run"
-    name = action.kind.value.replace("_", " ")
-    return f"{name} {action.pod_id}" if action.pod_id and action.kind is not Kind.REPLACE_POD else name
+        return "resume run"
+    return action.kind.value.replace("_", " ")
 
 
-def _details(action: Action) -> list[str]:
-    details = []
-    if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
-        details.append(f"gpu: {' then '.join(action.gpu_types)}")
-        details.append(f"ssh endpoint: {UNKNOWN}")
+def details(action: Action, now: float | None = None) -> list[str]:
+    found = []
+    if action.pod_id and action.kind is not Kind.REPLACE_POD:
+        found.append(f"pod: {action.pod_id}")
     if action.kind is Kind.REPLACE_POD:
-        details.insert(0, f"old pod: {action.pod_id}")
-        details.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
-    if action.kind is Kind.SYNC_CODE:
-        details.append(f"files: {action.files}, {action.bytes} bytes" if action.files is not None else f"files: {UNKNOWN}")
+        found.append(f"old pod: {action.pod_id}")
+        found.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
+    if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
+        found.append(f"gpu: {' then '.join(action.gpu_types)}")
+        found.append(f"pod id and ssh endpoint: {UNKNOWN}")
+    if action.kind is Kind.START_POD:
+        found.append(f"ssh endpoint: {UNKNOWN} (a new port and new host keys at every start)")
+    if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA):
+        found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else f"files: {UNKNOWN}")
     if action.kind is Kind.LAUNCH_RUN:
-        details.append(_launch_detail(action))
-    return details
+        found.append(_launch_detail(action, now))
+    return found
 
 
-def _launch_detail(action: Action) -> str:
+def _launch_detail(action: Action, now: float | None) -> str:
     if action.mode is LaunchMode.RESUME:
-        return f"from {action.checkpoint} (step {action.step})"
+        age = ""
+        if action.checkpoint_mtime is not None:
+            age = f", saved {_age((now or time.time()) - action.checkpoint_mtime)} ago"
+        return f"from {action.checkpoint} (step {action.step}{age})"
     if action.mode is LaunchMode.FRESH:
         return "fresh: no complete checkpoint"
     if action.mode is LaunchMode.FORCE_RESTART:
@@ -69,30 +115,65 @@ def _launch_detail(action: Action) -> str:
     return f"from the latest complete checkpoint, if any {UNKNOWN}"
 
 
-def plan_json(plan: Plan) -> str:
-    return json.dumps({
-        "format_version": 1,
-        "actions": [a.to_dict() for a in plan.actions],
-        "summary": plan.summary,
-        "blocker": plan.blocker,
-        "notes": list(plan.notes),
-        "changes_pending": not plan.empty,
-    }, indent=2)
+def summary_line(plan: Plan) -> str:
+    if not plan.actions:
+        return "No changes." if not plan.blocker else "Nothing can be done until the blocker is resolved."
+    counts = Counter(a.kind for a in plan.actions)
+    return "Plan: " + ", ".join(f"{n} {VERBS[k]}" for k, n in counts.items()) + "."
+
+
+def cost_line(plan: Plan) -> str:
+    cost = plan.cost
+    hours = cost.max_runtime_s / 3600
+    return (f"Cost: ${cost.per_hour:.2f}/h ({cost.gpu_count} x {cost.gpu}); at most ${cost.worst_case:.2f} "
+            f"if it runs the full max_runtime of {hours:g} h")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "? bytes"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _painter(colour: bool):
+    if not colour:
+        return lambda code, text: text
+    return lambda code, text: f"\033[{code}m{text}\033[0m"
 
 
 class Progress:
-    """The Reporter apply talks to: one line per step on stderr, waits updated in place on a terminal."""
+    """The Reporter apply talks to: a line per step on stderr; waits and transfers redrawn in place
+    on a terminal, with a spinner and the time waited."""
+
+    FRAMES = "|/-\\"
 
     def __init__(self, stream=sys.stderr) -> None:
         self.stream = stream
         self.tty = stream.isatty()
-        self.started = time.monotonic()
-        self._waiting = False
+        self._live = False
+        self._since: float | None = None
+        self._frame = 0
 
     def _line(self, text: str) -> None:
-        if self._waiting and self.tty:
+        if self._live and self.tty:
             self.stream.write("\r\033[K")
-        self._waiting = False
+        self._live, self._since = False, None
         self.stream.write(text + "\n")
         self.stream.flush()
 
@@ -106,20 +187,24 @@ class Progress:
         self._line(f"    warning: {message}")
 
     def waiting(self, message: str) -> None:
-        if self.tty:
-            self.stream.write(f"\r\033[K    ... {message}")
-            self.stream.flush()
-            self._waiting = True
+        if self._since is None:
+            self._since = time.monotonic()
+        if not self.tty:
+            return
+        self._frame = (self._frame + 1) % len(self.FRAMES)
+        waited = time.monotonic() - self._since
+        self.stream.write(f"\r\033[K    {self.FRAMES[self._frame]} {message} ({waited:.0f} s)")
+        self.stream.flush()
+        self._live = True
 
     def transfer(self, progress) -> None:
-        """A progress bar for uploads, redrawn in place on a terminal."""
+        """A progress bar for uploads: files, bytes, rate, time left."""
         if not self.tty or not progress.bytes_total:
             return
         done = progress.bytes_done / progress.bytes_total
-        bar = "#" * int(done * 24)
         eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
-        self.stream.write(f"\r\033[K    [{bar:<24}] {progress.files_done}/{progress.files_total} files, "
-                          f"{progress.bytes_done / 1e6:.1f}/{progress.bytes_total / 1e6:.1f} MB, "
+        self.stream.write(f"\r\033[K    [{'#' * int(done * 24):<24}] {progress.files_done}/{progress.files_total} files, "
+                          f"{_size(progress.bytes_done)} of {_size(progress.bytes_total)}, "
                           f"{(progress.rate_bps or 0) / 1e6:.1f} MB/s{eta}")
         self.stream.flush()
-        self._waiting = True
+        self._live = True

@@ -1,0 +1,91 @@
+"""Golden tests of every kind of plan rendering: terminal (plain and coloured), Markdown and JSON.
+
+Regenerate the golden files after an intended change with: UPDATE_GOLDEN=1 pytest tests/unit/test_render.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from podreconcile.cli.render import plan_json, plan_markdown, plan_text
+from podreconcile.plan import Action, Cost, FieldChange, Kind, LaunchMode, Plan
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+NOW = 1_800_000_000.0
+HEADING = "Plan for demo: pod podreconcile-demo, run baseline"
+GPUS = ("NVIDIA GeForce RTX 4090", "NVIDIA RTX A6000")
+
+PLANS = {
+    "create": Plan(
+        (Action(Kind.CREATE_POD, "no pod exists for this spec", gpu_types=GPUS),
+         Action(Kind.SYNC_CODE, "a new pod has no code"),
+         Action(Kind.UPLOAD_DATA, "what a new pod's volume holds is known after it starts"),
+         Action(Kind.LAUNCH_RUN, "the run has not started yet", mode=LaunchMode.AUTO)),
+        summary="Run baseline has not started on this pod.",
+        cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
+    "resume": Plan(
+        (Action(Kind.SYNC_CODE, "3 changed file(s), 0 to delete", files=3, bytes=48_213),
+         Action(Kind.UPLOAD_DATA, "2 of 300 data file(s) missing or changed on the volume", files=2, bytes=52_000_000),
+         Action(Kind.LAUNCH_RUN, "attempt 2 is no longer alive (running when it stopped: the pod was stopped or preempted)",
+                mode=LaunchMode.RESUME, checkpoint="checkpoint-1500", step=1500, checkpoint_mtime=NOW - 1500)),
+        summary="Run baseline is not running (attempt 2: running).",
+        notes=("checkpoint-2000 is incomplete (no trainer_state.json) and is skipped",)),
+    "replace": Plan(
+        (Action(Kind.REPLACE_POD, "image, gpu_type cannot change in place", pod_id="abcdefghijklmn", gpu_types=GPUS,
+                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4"),
+                         FieldChange("gpu_type", "NVIDIA A40", list(GPUS)))),
+         Action(Kind.SYNC_CODE, "a new pod has no code"),
+         Action(Kind.LAUNCH_RUN, "--force-restart: checkpoints are ignored", mode=LaunchMode.FORCE_RESTART)),
+        summary="Run baseline has not started on this pod.",
+        cost=Cost("NVIDIA RTX A6000", 2, 1.52, 7200)),
+    "start": Plan(
+        (Action(Kind.ADOPT_POD, "found by its name podreconcile-demo, not in the state file", pod_id="abcdefghijklmn"),
+         Action(Kind.START_POD, "the pod is stopped (Outbid: Sun Nov 29 2026)", pod_id="abcdefghijklmn"),
+         Action(Kind.SYNC_CODE, "code changes since the last sync are known after start"),
+         Action(Kind.LAUNCH_RUN, "attempt 1 failed with exit code 1", mode=LaunchMode.AUTO)),
+        summary="Run baseline is not running (the pod is stopped).",
+        cost=Cost("RTX 4090", 1, 0.69, 86400)),
+    "stop_idle": Plan(
+        (Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id="abcdefghijklmn"),),
+        summary="Run baseline succeeded (attempt 3)."),
+    "no_changes": Plan(summary="Run baseline is running (attempt 2); nothing to do."),
+    "blocked": Plan(
+        (Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="a1"),
+         Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="b2")),
+        summary="Ambiguous pods.",
+        blocker="Several pods are named podreconcile-demo (a1, b2); podreconcile will not pick one."),
+}
+
+RENDERERS = {
+    "txt": lambda plan: plan_text(plan, HEADING, colour=False, now=NOW) + "\n",
+    "ansi": lambda plan: plan_text(plan, HEADING, colour=True, now=NOW) + "\n",
+    "md": lambda plan: plan_markdown(plan, HEADING, now=NOW),
+    "json": lambda plan: plan_json(plan) + "\n",
+}
+
+
+@pytest.mark.parametrize("name", PLANS)
+@pytest.mark.parametrize("kind", RENDERERS)
+def test_rendering_matches_golden(name: str, kind: str) -> None:
+    rendered = RENDERERS[kind](PLANS[name])
+    golden = GOLDEN / f"plan_{name}.{kind}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(rendered)
+    assert golden.exists(), f"missing {golden}; run with UPDATE_GOLDEN=1 to create it"
+    assert rendered == golden.read_text(), f"{golden} differs; if intended, regenerate with UPDATE_GOLDEN=1"
+
+
+def test_plain_text_has_no_escape_codes_and_colour_has() -> None:
+    for plan in PLANS.values():
+        assert "\033[" not in RENDERERS["txt"](plan)
+    assert "\033[32m" in RENDERERS["ansi"](PLANS["create"])
+
+
+@pytest.mark.parametrize("name", PLANS)
+def test_json_round_trips_to_the_same_plan(name: str) -> None:
+    assert Plan.from_dict(json.loads(plan_json(PLANS[name]))) == PLANS[name]
