@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from podreconcile.spec import load_settings, load_spec
+from podreconcile.spec.reference import podspec_schema
 from tests.e2e.test_apply import wait_for_line
 from tests.helpers import ssh_run, wait_for_ssh_port, wait_until
 
@@ -142,11 +143,15 @@ def test_init_writes_a_spec_and_gitignore_lines_once(tmp_path):
     assert first.returncode == 0, first.stderr
     assert (tmp_path / ".gitignore").read_text() == "node_modules/\n.runpod.env\n.podreconcile/\n"
     spec_text = (tmp_path / "podspec.yaml").read_text()
+    assert spec_text.splitlines()[0] == "# yaml-language-server: $schema=./podspec.schema.json"
+    assert json.loads((tmp_path / "podspec.schema.json").read_text()) == podspec_schema()
     (tmp_path / "podspec.yaml").write_text(spec_text + "# my edit\n")
+    (tmp_path / "podspec.schema.json").write_text("{}")  # generated: a later init rewrites it
     second = subprocess.run(podreconcile + ["init"], cwd=tmp_path, capture_output=True, text=True)
     assert second.returncode == 0 and "left as it is" in second.stdout
     assert (tmp_path / ".gitignore").read_text().count(".podreconcile/") == 1
     assert (tmp_path / "podspec.yaml").read_text().endswith("# my edit\n")
+    assert json.loads((tmp_path / "podspec.schema.json").read_text()) == podspec_schema()
     spec = load_spec(tmp_path / "podspec.yaml", load_settings(tmp_path, {}))
     assert spec.run.config == "configs/base.yaml" and spec.name == tmp_path.name.lower().replace("_", "-")[:51].strip("-")
     assert (tmp_path / ".runpod.env.example").read_text().startswith("# Copy to .runpod.env")

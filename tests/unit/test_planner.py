@@ -229,7 +229,8 @@ def test_stopped_pod_whose_run_did_not_succeed_is_started_and_relaunched(last_st
                   obs(pod(status=PodStatus.EXITED)))
     assert result.kinds() == [S, SY, L]
     assert result.actions[-1].mode is LaunchMode.AUTO
-    assert f"last seen {last_state} (attempt 3)" in result.actions[-1].reason
+    expected = "attempt 3 failed with exit code 1" if exit_code else f"last seen {last_state} (attempt 3)"
+    assert expected in result.actions[-1].reason
     check_reasons(result)
 
 

@@ -1,4 +1,4 @@
-"""`podreconcile init`: a commented podspec.yaml, .runpod.env.example, and the .gitignore lines."""
+"""`podreconcile init`: a commented podspec.yaml, its JSON Schema, .runpod.env.example, .gitignore lines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 
 import typer
 
+from ..spec.reference import schema_text
+
+SCHEMA_FILE = "podspec.schema.json"
 GITIGNORE_LINES = (".runpod.env", ".podreconcile/")
 ENV_EXAMPLE = """\
 # Copy to .runpod.env and fill in; never commit .runpod.env. Real environment variables win over it.
@@ -22,7 +25,9 @@ def register(app: typer.Typer) -> None:
 
 
 def init_command(directory: Path = typer.Argument(Path("."), help="The project folder.")) -> None:
-    """Write a commented podspec.yaml, .runpod.env.example and the .gitignore lines (asks nothing).
+    """Write a commented podspec.yaml, podspec.schema.json, .runpod.env.example and the .gitignore lines.
+
+    An existing podspec.yaml is left as it is; podspec.schema.json is generated, so it is rewritten.
 
     Example: podreconcile init
     """
@@ -32,6 +37,9 @@ def init_command(directory: Path = typer.Argument(Path("."), help="The project f
     else:
         spec.write_text(template(directory))
         typer.echo(f"wrote {spec}: edit the pod, code, data and run sections, then `podreconcile plan`")
+    schema = directory / SCHEMA_FILE
+    schema.write_text(schema_text(), encoding="utf-8")
+    typer.echo(f"wrote {schema}: editors check podspec.yaml against it (see its first line)")
     example = directory / ".runpod.env.example"
     if not example.exists():
         example.write_text(ENV_EXAMPLE)
