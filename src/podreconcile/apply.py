@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
-from . import codesync, datasync, podside, retry
+from . import codesync, datasync, gitsync, podside, retry
 from .errors import PermanentError, TemporaryError, UserError
 from .facts import Observation, PodFacts
 from .observe import Connection, data_diff, observe, paths, wait_for_ssh_port
@@ -96,13 +96,13 @@ class Applier:
         self._save(pod_id=action.pod_id, pod_name=self.project.spec.pod_name, pod_config=None, host_key=None)
 
     def _do_create_pod(self, action: Action) -> None:
-        self._create(action.gpu_types)
+        self._create(action.gpu_types, action.data_center)
 
     def _do_replace_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.terminate_pod(action.pod_id))
         self._save(pod_id=None, pod_config=None, host_key=None)
         self.report.info(f"terminated pod {action.pod_id}")
-        self._create(action.gpu_types)
+        self._create(action.gpu_types, action.data_center)
 
     def _do_start_pod(self, action: Action) -> bool:
         pod = self.project.spec.pod
@@ -120,11 +120,24 @@ class Applier:
     def _do_sync_code(self, action: Action) -> None:
         session = self.conn.session(self._running_pod())
         code = self.project.spec.code
+        if code.sync == "git":
+            self._git_pull(session)
+            return
         result = codesync.sync_code(session, self.project.dir, code.path, code.exclude)
         if result.dirty:
             self.report.warn("uncommitted changes were synced; the pod runs code that no commit holds")
         self.report.info(f"synced {result.files_sent} file(s), {result.bytes_sent} bytes; "
                          f"deleted {result.files_deleted}; revision {result.revision}")
+
+    def _git_pull(self, session) -> None:
+        code = self.project.spec.code
+        revision = gitsync.pull(session, code.path, code.repo)
+        local = codesync.revision(self.project.dir)
+        if revision != local.commit:
+            # The pod must run the commit the user reviewed; a pull cannot reach an unpushed one.
+            raise UserError(f"The pod pulled {revision}, but your checkout is at {local.commit}; push (or pull) "
+                            "so both are at the same commit, then apply again.")
+        self.report.info(f"the pod's checkout is at {revision}")
 
     def _do_upload_data(self, action: Action) -> None:
         session = self.conn.session(self._running_pod())
@@ -145,12 +158,12 @@ class Applier:
 
     # ---- helpers ----
 
-    def _create(self, gpu_types: tuple[str, ...]) -> None:
+    def _create(self, gpu_types: tuple[str, ...], data_center: str | None) -> None:
         spec = self.project.spec
         self._save(create_pending=spec.pod_name)
         for gpu in gpu_types:
             try:
-                pod_id = self._create_once(self._request(gpu))
+                pod_id = self._create_once(self._request(gpu, data_center))
             except NoCapacityError:
                 self.report.warn(f"no capacity for {gpu}; trying the next GPU type")
                 continue
@@ -176,7 +189,7 @@ class Applier:
                 raise
         return retry.call(attempt, deadline=300)
 
-    def _request(self, gpu: str) -> CreateRequest:
+    def _request(self, gpu: str, data_center: str | None) -> CreateRequest:
         pod = self.project.spec.pod
         return CreateRequest(
             name=self.project.spec.pod_name, image=pod.image, gpu_type_id=gpu, gpu_count=pod.gpu_count,
@@ -184,6 +197,7 @@ class Applier:
             container_disk_gb=pod.container_disk_gb, volume_gb=pod.volume_gb or 0,
             volume_mount_path=pod.volume_mount_path, ports=",".join(pod.ports),
             env={**pod.env, "PUBLIC_KEY": self.project.public_key()}, network_volume_id=pod.network_volume,
+            data_center_id=data_center,
         )
 
     def _running_pod(self) -> PodFacts:

@@ -94,6 +94,14 @@ def _ssh_endpoint(raw: dict) -> Endpoint | None:
 
 
 @dataclass(frozen=True)
+class VolumeFacts:
+    id: str
+    name: str
+    size_gb: int
+    data_center_id: str
+
+
+@dataclass(frozen=True)
 class CodeFacts:
     """The local code against what the pod has."""
 
@@ -119,7 +127,8 @@ class DataFacts:
 class Observation:
     """Everything plan needs to know about reality, gathered in one API call and one SSH round trip."""
 
-    pods: tuple[PodFacts, ...] = ()  # every pod of the account that matters: the state's and the named ones
+    pods: tuple[PodFacts, ...] = ()  # every pod of the account
+    volumes: tuple[VolumeFacts, ...] | None = None  # the account's network volumes; None: not looked at
     run: RunFacts | None = None  # None: the pod is not reachable, the run is unknown
     code: CodeFacts | None = None
     data: DataFacts | None = None  # None: the spec has no data entries

@@ -8,9 +8,10 @@ trusted on first use per start and pinned for the rest of it: a change within a 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
-from . import codesync, datasync, podside, retry, ssh
+from . import codesync, datasync, gitsync, podside, retry, ssh
 from .errors import PermanentError, TemporaryError
 from .facts import CodeFacts, DataFacts, Observation, PodFacts, PodStatus
 from .planner import identify_pod
@@ -77,9 +78,10 @@ def paths(project: Project) -> podside.RunPaths:
 def observe(project: Project, provider: RunPod, state: State, conn: Connection, *,
             legacy_pod_id: str | None = None, ssh_deadline: float = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
-    pods = tuple(retry.call(provider.list_pods, deadline=120))
+    pods, volumes = retry.call(provider.account, deadline=120)
+    pods, volumes = tuple(pods), tuple(volumes)
     pod, _, _ = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id)
-    local = Observation(pods=pods, code=local_code(project), data=local_data(project))
+    local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))
     if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
         return local
     try:
@@ -88,8 +90,8 @@ def observe(project: Project, provider: RunPod, state: State, conn: Connection, 
         code = compared_code(project, session)
         data = compared_data(project, session)
     except TemporaryError as error:
-        return Observation(pods=pods, code=local.code, data=local.data, notes=(f"SSH did not answer: {error}",))
-    return Observation(pods=pods, run=run, code=code, data=data)
+        return replace(local, notes=(f"SSH did not answer: {error}",))
+    return replace(local, run=run, code=code, data=data)
 
 
 def local_code(project: Project) -> CodeFacts:
@@ -98,6 +100,10 @@ def local_code(project: Project) -> CodeFacts:
 
 
 def compared_code(project: Project, session: ssh.Session) -> CodeFacts:
+    if project.spec.code.sync == "git":
+        rev = codesync.revision(project.dir)
+        return CodeFacts(revision=rev.commit, dirty=rev.dirty, files_to_send=0, bytes_to_send=0, files_to_delete=0,
+                         remote_revision=gitsync.remote_revision(session, project.spec.code.path))
     exclude = project.spec.code.exclude
     local = codesync.local_manifest(project.dir, exclude)
     remote = codesync.remote_manifest(session, project.spec.code.path, local.keys())

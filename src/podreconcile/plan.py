@@ -44,6 +44,7 @@ class Action:
     reason: str
     pod_id: str | None = None
     gpu_types: tuple[str, ...] = ()
+    data_center: str | None = None  # a new pod's data center, pinned by its network volume
     changes: tuple[FieldChange, ...] = ()
     mode: LaunchMode | None = None
     checkpoint: str | None = None

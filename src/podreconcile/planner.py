@@ -80,9 +80,12 @@ def identify_pod(pod_name: str, state: State, pods, legacy_pod_id: str | None = 
 # ---- rungs 2 to 4 ----
 
 def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) -> Plan:
+    data_center, volume_problem = _network_volume(desired, obs)
     if pod is None:
+        if volume_problem:
+            return Plan(summary="No pod exists for this spec.", blocker=volume_problem)
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
-        create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types)
+        create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types, data_center=data_center)
         return _after_new_pod(desired, options, create)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
@@ -96,14 +99,17 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
                         "(--force-restart or a new output_dir)",)
     else:
         prefix_notes = ()
+    if (changes or obs.start_refused) and volume_problem:
+        return Plan(prefix, summary=f"Pod {pod.id} would need replacing.", blocker=volume_problem)
     if changes:
         fields = ", ".join(c.field for c in changes)
         reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
                                                         "; the pod's volume disk and its data go with it")
-        replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, changes=changes)
+        replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, changes=changes,
+                         data_center=data_center)
         return _prefixed(prefix, _after_new_pod(desired, options, replace))
     if obs.start_refused:
-        return _prefixed(prefix, _host_refused(desired, options, pod))
+        return _prefixed(prefix, _host_refused(desired, options, pod, data_center))
     if pod.status is PodStatus.EXITED:
         return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
     if pod.status is PodStatus.RUNNING:
@@ -145,13 +151,26 @@ def replacement_changes(desired: Desired, pod: PodFacts, recorded: dict | None) 
     return tuple(changes)
 
 
-def _host_refused(desired: Desired, options: Options, pod: PodFacts) -> Plan:
+def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str | None]:
+    """(the data center a new pod must use, or a reason no pod can be made on the spec's volume)."""
+    volume_id = desired.pod_config.get("network_volume")
+    if not volume_id or obs.volumes is None:
+        return None, None
+    volume = next((v for v in obs.volumes if v.id == volume_id), None)
+    if volume is None:
+        known = ", ".join(f"{v.id} ({v.name}, {v.data_center_id})" for v in obs.volumes) or "none"
+        return None, (f"Network volume {volume_id} (pod.network_volume) is not one of this account's network "
+                      f"volumes ({known}); create it in a Secure Cloud data center, or fix NETWORK_VOLUME_ID.")
+    return volume.data_center_id, None
+
+
+def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None) -> Plan:
     if not desired.has_network_volume:
         return Plan(summary=f"Pod {pod.id} cannot start: its host has no free GPU.",
                     blocker="The pod's host has no free GPU and the pod has no network volume, so a new pod "
                             "would start without its data; wait and apply again, or `podreconcile destroy` to start over.")
     reason = "its host has no free GPU; a new pod takes over the same network volume"
-    replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types)
+    replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, data_center=data_center)
     return _after_new_pod(desired, options, replace)
 
 
@@ -197,6 +216,13 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
         launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", mode=mode)
         return Plan((sync,) + data + (launch,), summary=f"Run {desired.run_name} is unknown: {why}.")
     notes = _checkpoint_notes(run)
+    if _stopping(run):
+        status = run.status
+        summary = (f"Run {desired.run_name} ended (attempt {status.attempt}, exit code {status.exit_code}); "
+                   "the pod is stopping itself.")
+        blocker = "The pod is stopping itself after the run ended; apply again once it has stopped." \
+            if options.force_restart or status.state is RunState.FAILED else None
+        return Plan(summary=summary, notes=notes, blocker=blocker)
     if run_alive(run):
         summary = (f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do." if run.runner_alive
                    else f"Run {desired.run_name} is starting (launch {run.launch_id}); nothing to do.")
@@ -212,6 +238,13 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
             return Plan((stop,), summary=summary, notes=notes)
         return Plan(summary=summary + " Nothing to do.", notes=notes)
     return Plan(_sync(obs) + _upload(obs) + (_launch(run, options),), summary=_run_summary(desired, run), notes=notes)
+
+
+def _stopping(run: RunFacts) -> bool:
+    """The attempt has ended and its runner only waits to stop the pod (a follower reads the end)."""
+    status = run.status
+    return bool(run.runner_alive and status and status.state in (RunState.SUCCEEDED, RunState.FAILED)
+                and status.launch_id == run.launch_id and status.pod_stop == "requested")
 
 
 def run_alive(run: RunFacts) -> bool:
@@ -237,7 +270,10 @@ def _sync(obs: Observation) -> tuple[Action, ...]:
         return (Action(Kind.SYNC_CODE, "the code on the pod could not be compared"),)
     if not code.files_to_send and not code.files_to_delete and code.remote_revision == code.revision:
         return ()
-    reason = f"{code.files_to_send} changed file(s), {code.files_to_delete or 0} to delete"
+    if not code.files_to_send and not code.files_to_delete:
+        reason = f"the pod's code is at {code.remote_revision or 'nothing yet'}, the local code at {code.revision}"
+    else:
+        reason = f"{code.files_to_send} changed file(s), {code.files_to_delete or 0} to delete"
     return (Action(Kind.SYNC_CODE, reason, files=code.files_to_send, bytes=code.bytes_to_send),)
 
 

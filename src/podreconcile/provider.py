@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from .errors import PermanentError, TemporaryError, UserError
-from .facts import PodFacts
+from .facts import PodFacts, VolumeFacts
 
 POD_FIELDS = """
   id name desiredStatus lastStatusChange imageName gpuCount podType costPerHr uptimeSeconds
@@ -98,6 +98,7 @@ class CreateRequest:
     ports: str
     env: dict[str, str]
     network_volume_id: str | None
+    data_center_id: str | None = None
 
     def __repr__(self) -> str:  # env may hold secrets
         return f"CreateRequest(name={self.name!r}, gpu_type_id={self.gpu_type_id!r})"
@@ -112,9 +113,16 @@ class RunPod:
     def __repr__(self) -> str:
         return "RunPod(api_key=<hidden>)"
 
+    def account(self) -> tuple[list[PodFacts], list[VolumeFacts]]:
+        """Every pod and network volume of the account, in one call."""
+        query = f"query {{ myself {{ pods {{ {POD_FIELDS} }} networkVolumes {{ id name size dataCenterId }} }} }}"
+        data = self._call("myself", query) or {}
+        volumes = [VolumeFacts(v["id"], v.get("name") or "", v.get("size") or 0, v.get("dataCenterId") or "")
+                   for v in (data.get("networkVolumes") or [])]
+        return [PodFacts.parse(p) for p in (data.get("pods") or [])], volumes
+
     def list_pods(self) -> list[PodFacts]:
-        data = self._call("myself", f"query {{ myself {{ pods {{ {POD_FIELDS} }} }} }}")
-        return [PodFacts.parse(p) for p in (data.get("pods") or [])]
+        return self.account()[0]
 
     def get_pod(self, pod_id: str) -> PodFacts | None:
         data = self._call("pod", f"query {{ pod(input: {{podId: {gql(pod_id)}}}) {{ {POD_FIELDS} }} }}")
@@ -130,6 +138,8 @@ class RunPod:
         }
         if req.network_volume_id:
             fields["networkVolumeId"] = req.network_volume_id
+        if req.data_center_id:
+            fields["dataCenterId"] = req.data_center_id
         operation = "podFindAndDeployOnDemand"
         if req.interruptible:
             operation, fields = "podRentInterruptable", {"bidPerGpu": req.bid_per_gpu, **fields}
@@ -181,4 +191,5 @@ class RunPod:
         try:
             return response["data"][operation]
         except (KeyError, TypeError):
-            raise PermanentError(f"RunPod {operation}: an answer without data.") from None
+            # JSON with neither data nor errors: a gateway or load balancer answered, not the API.
+            raise TemporaryError(f"RunPod {operation}: an answer without data.") from None

@@ -113,3 +113,26 @@ def test_the_api_key_never_appears(project, sandbox, sdk):
         leaks = [o for o in outputs if secret in o]
         assert not leaks, f"secret leaked into: {[l[:200] for l in leaks]}"
     assert any(re.search("EXIT_CODE=0", o) for o in outputs)
+
+
+def test_code_sync_git_clones_then_pulls_on_the_pod(project, sandbox):
+    volume = sandbox.cli("volume", "create", "git", "--size-gb", "1").stdout.strip()
+    origin = sandbox.home / "volumes" / volume / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(project.root), str(origin)], check=True)
+    project.edit("podspec.yaml", pod__network_volume=volume, pod__volume_gb=None, code__sync="git",
+                 code__repo="/workspace/origin.git")
+    subprocess.run(["git", "-C", str(project.root), "push", "-q", str(origin), "HEAD:master"], check=True)
+    subprocess.run(["git", "-C", str(origin), "symbolic-ref", "HEAD", "refs/heads/master"], check=True)
+    first = project.cli("apply", "--yes")
+    assert first.returncode == 0, first.stderr
+    head = subprocess.run(["git", "-C", str(project.root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert f"the pod's checkout is at {head}" in first.stderr and "EXIT_CODE=0" in first.stdout
+    wait_until(lambda: project.pod()["desiredStatus"] == "EXITED")
+    project.edit("configs/tiny.yaml", max_steps=31)
+    unpushed = project.cli("apply", "--yes", "--force-restart")
+    assert unpushed.returncode == 1 and "push (or pull)" in unpushed.stderr
+    subprocess.run(["git", "-C", str(project.root), "push", "-q", str(origin), "HEAD:master"], check=True)
+    pushed = project.cli("apply", "--yes", "--force-restart")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "step 31 " in project.current_log()

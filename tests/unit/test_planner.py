@@ -8,10 +8,11 @@ replacements, a refused start, code sync).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
-from podreconcile.facts import CodeFacts, Endpoint, Observation, PodFacts, PodStatus
+from podreconcile.facts import CodeFacts, Endpoint, Observation, PodFacts, PodStatus, VolumeFacts
 from podreconcile.plan import FieldChange, Kind, LaunchMode, Plan
 from podreconcile.planner import Desired, Options, plan
 from podreconcile.runfacts import Checkpoint, RunFacts, RunState, RunStatus
@@ -525,3 +526,26 @@ def test_a_succeeded_run_is_not_replaced_for_a_changed_field() -> None:
     assert stopped.empty and "image changed" in stopped.notes[0]
     forced = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))), Options(force_restart=True))
     assert forced.kinds()[0] is R
+
+
+def test_an_unknown_network_volume_blocks_before_any_create() -> None:
+    volumes = (VolumeFacts("other", "o", 10, "US-KS-2"),)
+    result = plan(desired(), State(), replace(obs(), volumes=volumes))
+    assert result.actions == () and NV in result.blocker and "other (o, US-KS-2)" in result.blocker
+
+
+def test_a_new_pod_is_pinned_to_its_network_volumes_data_center() -> None:
+    volumes = (VolumeFacts(NV, "data", 50, "EU-RO-1"),)
+    result = plan(desired(), State(), replace(obs(), volumes=volumes))
+    assert result.actions[0].kind is C and result.actions[0].data_center == "EU-RO-1"
+    refused = plan(desired(), state(), replace(obs(pod(status=PodStatus.EXITED), start_refused=True), volumes=volumes))
+    assert refused.actions[0].kind is R and refused.actions[0].data_center == "EU-RO-1"
+
+
+def test_an_ended_run_whose_runner_is_stopping_the_pod_is_not_called_alive() -> None:
+    ended = replace(status(RunState.SUCCEEDED, exit_code=0, launch_id="L2"), pod_stop="requested")
+    facts = run(ended, alive=True, launch_id="L2")
+    result = plan(desired(), state(), obs(pod(), run_=facts))
+    assert result.empty and "stopping itself" in result.summary
+    forced = plan(desired(), state(), obs(pod(), run_=facts), Options(force_restart=True))
+    assert forced.actions == () and "once it has stopped" in forced.blocker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,7 +41,12 @@ def _options(project: Project, force_restart: bool) -> Options:
 
 
 def _heading(project: Project) -> str:
-    return f"Plan for {project.spec.name}: pod {project.spec.pod_name}, run {project.run_name}"
+    heading = f"Plan for {project.spec.name}: pod {project.spec.pod_name}, run {project.run_name}"
+    api = os.environ.get("RUNPOD_API_BASE_URL", "").rstrip("/")
+    if api and api != "https://api.runpod.io":
+        # A leftover `sandbox up` export would send everything to the sandbox: say where calls go.
+        heading += f" (RunPod API at {api})"
+    return heading
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
     if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
         found.append(f"gpu: {' then '.join(action.gpu_types)}")
+        if action.data_center:
+            found.append(f"data center: {action.data_center} (the network volume's)")
         found.append(f"pod id and ssh endpoint: {UNKNOWN}")
     if action.kind is Kind.START_POD:
         found.append(f"ssh endpoint: {UNKNOWN} (a new port and new host keys at every start)")
