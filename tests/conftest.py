@@ -65,5 +65,7 @@ def sdk(sandbox, monkeypatch):
 
 
 os.environ.setdefault("NO_COLOR", "1")
+# Every sandbox this test process starts shuts itself down if the process dies without cleaning up.
+os.environ[daemon.OWNER_ENV] = str(os.getpid())
 # Run the `podreconcile` of the interpreter under test, as a user with the venv activated would.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"

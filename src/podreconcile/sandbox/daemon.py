@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +23,9 @@ from pathlib import Path
 from ..errors import UserError
 
 HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
+# When set, the sandbox shuts down (stopping its pods) once that process is gone: test suites set it so
+# that a killed test run leaves no server, sshd or tmux behind.
+OWNER_ENV = "PODRECONCILE_SANDBOX_OWNER_PID"
 
 
 def default_home() -> Path:
@@ -182,11 +186,25 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key}))
     os.chmod(tmp, 0o600)
     os.replace(tmp, home / "server.json")
+    _watch_owner(server)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         lifecycle.shutdown()
         server.server_close()
+
+
+def _watch_owner(server) -> None:
+    owner = os.environ.get(OWNER_ENV)
+    if not owner:
+        return
+
+    def watch() -> None:
+        while _alive(int(owner)):
+            time.sleep(1)
+        server.shutdown()
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 if __name__ == "__main__":
