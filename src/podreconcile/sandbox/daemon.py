@@ -7,6 +7,7 @@ listens; `down` asks it to shut down (which stops every pod) and waits for the p
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shlex
@@ -119,7 +120,7 @@ def admin(current: Running, action: str, args: dict) -> dict:
     except urllib.error.HTTPError as error:
         detail = json.loads(error.read() or b"{}").get("error", error.reason)
         raise UserError(f"The sandbox refused {action}: {detail}.") from None
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         raise UserError(f"The sandbox did not answer ({error}); is it up? Run `podreconcile sandbox up`.") from None
 
 

@@ -224,7 +224,11 @@ class Handler(BaseHTTPRequestHandler):
         return {"pods": pods, "volumes": volumes}
 
     def _admin_shutdown(self, args: dict) -> dict:
-        threading.Thread(target=self.server.shutdown, daemon=True).start()
+        def later() -> None:
+            time.sleep(0.2)  # let this answer reach the caller before the process winds down
+            self.server.shutdown()
+
+        threading.Thread(target=later, daemon=True).start()
         return {"ok": True}
 
 
