@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/sync.py
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -47,11 +48,12 @@ def make_data(root: Path) -> None:
 
 
 def per_file_put(session: ssh.Session, local_root: Path, remote_root: str, paths) -> None:
+    """The simple script: make each folder once, then one plain SFTP put per file."""
     sftp = session.sftp()
+    folders = sorted({os.path.dirname(f"{remote_root}/{rel}") for rel in paths})
+    session.run("mkdir -p " + " ".join(shlex.quote(f) for f in folders), what="mkdir")
     for rel in paths:
-        remote = f"{remote_root}/{rel}"
-        session.run(f"mkdir -p {os.path.dirname(remote)!r}", what="mkdir")
-        sftp.put(str(local_root / rel), remote)
+        sftp.put(str(local_root / rel), f"{remote_root}/{rel}")
 
 
 def per_file_stat(session: ssh.Session, remote_root: str, paths) -> None:
