@@ -28,11 +28,13 @@ class PodStatus(str, Enum):
 
 @dataclass(frozen=True)
 class Endpoint:
+    """Where a pod's sshd listens: the IP and public port of its 22/tcp mapping."""
+
     host: str
     port: int
 
     def __str__(self) -> str:
-        return f"root@{self.host} -p {self.port}"
+        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,8 @@ class Connection:
             raise TemporaryError(f"pod {pod.id} has no SSH port yet")
         state = self.project.state_file.read()
         pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
-        endpoint = ssh.Endpoint(pod.ssh.host, pod.ssh.port)
         key = self.project.ssh_key()
-        session = retry.call(lambda: ssh.connect(endpoint, key, pinned_key=pinned), deadline=deadline,
+        session = retry.call(lambda: ssh.connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
                              first_wait=0.25, max_wait=4.0)
         if pinned is None and self.persist:
             self.project.state_file.write(self.project.state_file.read().with_(

@@ -5,23 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
-
 from podreconcile.errors import PermanentError, TemporaryError
-
+from podreconcile.facts import Endpoint  # noqa: F401  (re-exported: one Endpoint for facts and SSH)
 
 # bytes, a binary file read to its end, or an iterable of chunks produced while sending
 Stdin = bytes | BinaryIO | Iterable[bytes] | None
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a pod's sshd listens: the IP and public port of its 22/tcp mapping."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
