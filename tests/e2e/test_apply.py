@@ -172,3 +172,12 @@ class TestFaults:
         new = project.pod()
         assert new["id"] != old and new["networkVolumeId"] == volume
         assert re.search(r"resume from checkpoint-(2|3|4|5)0", result.stdout)
+
+
+def test_two_pods_with_the_name_are_stopped_and_listed_never_picked(project, sdk):
+    name = f"podreconcile-{project.name}"
+    ids = {sdk.create_pod(name, "img", "NVIDIA GeForce RTX 4090", ports="22/tcp", volume_in_gb=1)["id"] for _ in range(2)}
+    result = project.cli("apply", "--yes")
+    assert result.returncode == 1 and "will not pick one" in result.stderr
+    assert all(pod_id in result.stderr for pod_id in ids)
+    assert {p["id"]: p["desiredStatus"] for p in project.pods()} == {pod_id: "EXITED" for pod_id in ids}
