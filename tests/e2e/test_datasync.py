@@ -186,7 +186,7 @@ def test_first_upload_is_identical_then_nothing_then_only_changed_files(pod, pro
 def test_an_interrupted_sftp_upload_resumes_without_sending_a_byte_twice(pod, project, monkeypatch):
     entries = items()
     diff = plan(pod, project, entries)
-    read = datasync._read_local
+    read = datasync.sftp._read_local
 
     def slow_read(src, size, f):  # a slower link, so that the interruption lands in large files
         if f.size == LARGE_SIZE:
@@ -197,10 +197,10 @@ def test_an_interrupted_sftp_upload_resumes_without_sending_a_byte_twice(pod, pr
         if progress.bytes_done > LARGE_SIZE // 8:
             raise KeyboardInterrupt  # as Ctrl+C would
 
-    monkeypatch.setattr(datasync, "_read_local", slow_read)
+    monkeypatch.setattr(datasync.sftp, "_read_local", slow_read)
     with pytest.raises(KeyboardInterrupt):
         upload(pod.session, diff, key_path=pod.key, progress=interrupt, prefer_rsync=False)
-    monkeypatch.setattr(datasync, "_read_local", read)
+    monkeypatch.setattr(datasync.sftp, "_read_local", read)
 
     parts = {p: s for p, s in _sizes(pod).items() if p.endswith(datasync.PART_SUFFIX)}
     assert any(0 < size < LARGE_SIZE for size in parts.values())  # a large file was cut halfway
@@ -240,10 +240,10 @@ def test_an_interrupted_rsync_upload_resumes(pod, project, monkeypatch, how):
             for pid in _children_named("rsync"):
                 os.kill(pid, signal.SIGKILL)
 
-    monkeypatch.setattr(datasync, "rsync_argv", slow_argv)
+    monkeypatch.setattr(datasync.rsync, "rsync_argv", slow_argv)
     with pytest.raises(KeyboardInterrupt if how == "ctrl-c" else TemporaryError):
         upload(pod.session, diff, key_path=pod.key, progress=interrupt)
-    monkeypatch.setattr(datasync, "rsync_argv", argv_of)
+    monkeypatch.setattr(datasync.rsync, "rsync_argv", argv_of)
     wait_until(lambda: not pod.rsync_running())  # the pod's side keeps the partial file, then exits
     partials = [s for p, s in _sizes(pod).items() if f"/{datasync.RSYNC_PARTIAL_DIR}/" in p]
     assert any(0 < size < LARGE_SIZE for size in partials)  # a large file was cut halfway
