@@ -220,8 +220,10 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
         status = run.status
         summary = (f"Run {desired.run_name} ended (attempt {status.attempt}, exit code {status.exit_code}); "
                    "the pod is stopping itself.")
+        if status.state is RunState.FAILED:
+            notes += ("apply again once the pod has stopped to launch the run again",)
         blocker = "The pod is stopping itself after the run ended; apply again once it has stopped." \
-            if options.force_restart or status.state is RunState.FAILED else None
+            if options.force_restart else None
         return Plan(summary=summary, notes=notes, blocker=blocker)
     if run_alive(run):
         summary = (f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do." if run.runner_alive

@@ -1,8 +1,8 @@
 """What podreconcile does on the pod, over the command run's one SSH session.
 
-Every value that reaches the remote shell goes through `shlex.quote`. The pod-side programs
-(`remote/runner.py`, `remote/probe.py`) are uploaded to the volume, so a pod started later (or
-replaced on the same network volume) finds the same versions the launch used.
+Every value that reaches the remote shell goes through `shlex.quote`. The pod-side runner
+(`remote/runner/`, as one zip archive) is uploaded to the volume, so a pod started later (or
+replaced on the same network volume) finds the same version the launch used.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 
+from .remote import runner_archive
 from .runfacts import RunFacts, parse_probe
 from .ssh import Session
 
@@ -61,8 +62,8 @@ def probe(session: Session, paths: RunPaths, venv: str | None) -> RunFacts:
 
 def launch(session: Session, paths: RunPaths, launch: dict) -> None:
     """Start the runner in a detached tmux session; the runner's own lock forbids a second one."""
-    runner = posixpath.join(paths.bin_dir, "runner.py")
-    session.put_bytes(_program("runner.py"), runner, mode=0o755)
+    runner = posixpath.join(paths.bin_dir, "runner.pyz")
+    session.put_bytes(runner_archive(), runner, mode=0o755)
     session.put_bytes(json.dumps(launch, indent=2).encode(), paths.launch_file)
     q = shlex.quote
     # A `train` session whose runner is gone (the planner saw its lock free) is a leftover shell.

@@ -25,11 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.remote import runner as runner_module
+from podreconcile import remote
+from podreconcile.remote import runner_archive
+from podreconcile.remote.runner import checkpoints, podstop, redact, venv_setup
+from podreconcile.remote.runner import launch as launch_json
 from podreconcile.runfacts import RunState, parse_probe
 
-REMOTE = Path(runner_module.__file__).parent
-RUNNER = REMOTE / "runner.py"
+REMOTE = Path(remote.__file__).parent
+RUNNER_SOURCES = sorted((REMOTE / "runner").glob("*.py"))
 PROBE = REMOTE / "probe.py"
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny"
 # The pod's python3; set it to e.g. python3.8 to check the stdlib-only files on an old interpreter.
@@ -52,6 +55,7 @@ class FakePod:
         self.home = root / "home"
         self.calls = root / "runpodctl-calls.txt"
         self.pid1 = root / "pid1-environ"
+        self.runner = self.mount / ".podreconcile" / "bin" / "runner.pyz"
         for folder in (self.code, self.run_dir, self.bin, self.home):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(TINY / "scripts", self.code / "scripts")
@@ -61,6 +65,8 @@ class FakePod:
         (self.code / ".podreconcile-revision").write_text("rev-abc123\n")
         self.fake_runpodctl(exit_code=0)
         self.set_pod_env()
+        self.runner.parent.mkdir(parents=True)
+        self.runner.write_bytes(runner_archive())  # as apply uploads it
 
     # -- setup helpers
 
@@ -111,7 +117,7 @@ class FakePod:
 
     def start(self, launch: Path) -> subprocess.Popen:
         out = open(self.root / "runner-pane.txt", "ab")
-        return subprocess.Popen([POD_PYTHON, str(RUNNER), str(launch)], env=self.env(), stdout=out,
+        return subprocess.Popen([POD_PYTHON, str(self.runner), str(launch)], env=self.env(), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def run(self, launch: Path, timeout: float = 20) -> int:
@@ -530,18 +536,18 @@ def test_probe_of_an_empty_volume(tmp_path):
 
 
 def test_redactor_masks_a_secret_split_across_chunks():
-    redactor = runner_module.Redactor(["SECRET-VALUE"])
+    redactor = redact.Redactor(["SECRET-VALUE"])
     out = redactor.feed(b"a SECR") + redactor.feed(b"ET-VAL") + redactor.feed(b"UE b\n") + redactor.flush()
     assert out == b"a [redacted] b\n"
     assert redactor.feed(b"no secret here\n") == b"no secret here\n"  # nothing held back needlessly
 
 
 def test_training_command_quotes_the_checkpoint_path(tmp_path):
-    launch = runner_module.Launch("launch.json", {
+    launch = launch_json.Launch("launch.json", {
         "run_name": "r", "mount": "/m", "code_path": str(tmp_path), "output_dir": "out",
         "command": "python train.py --config c.yaml"})
-    start = runner_module.Start("resume", "resume from checkpoint-2", "checkpoint-2", "/a b/$x/checkpoint-2")
-    command = runner_module.training_command(launch, start)
+    start = checkpoints.Start("resume", "resume from checkpoint-2", "checkpoint-2", "/a b/$x/checkpoint-2")
+    command = checkpoints.training_command(launch, start)
     assert command == "python train.py --config c.yaml --resume_from_checkpoint '/a b/$x/checkpoint-2'"
     assert launch.output_dir == str(tmp_path / "out")  # relative output_dir: under code_path
 
@@ -553,20 +559,20 @@ def test_training_command_quotes_the_checkpoint_path(tmp_path):
     ([], "not a JSON object"),
 ])
 def test_the_stop_answer_is_checked(answer, problem):
-    assert runner_module._stop_answer_problem(answer) == problem
+    assert podstop._stop_answer_problem(answer) == problem
 
 
 def test_urls_are_logged_without_credentials():
-    assert runner_module._url_for_log("https://u:pw@api.example:8443/graphql?api_key=k") == \
+    assert podstop._url_for_log("https://u:pw@api.example:8443/graphql?api_key=k") == \
         "https://api.example:8443/graphql"
 
 
 def test_setup_files_finds_the_requirement_files():
-    names = runner_module.setup_files("pip install -r requirements.txt -cconstraints.txt --requirement=dev.txt")
+    names = venv_setup.setup_files("pip install -r requirements.txt -cconstraints.txt --requirement=dev.txt")
     assert {"requirements.txt", "constraints.txt", "dev.txt"} <= set(names)
 
 
 def test_remote_files_parse_as_python_3_8():
-    for path in (RUNNER, PROBE, TINY / "scripts" / "train.py", TINY / "scripts" / "tb_events.py"):
+    for path in (*RUNNER_SOURCES, PROBE, TINY / "scripts" / "train.py", TINY / "scripts" / "tb_events.py"):
         ast.parse(path.read_text(), feature_version=(3, 8))
         assert not re.search(r"^(from|import) podreconcile", path.read_text(), re.M), path
