@@ -223,6 +223,8 @@ class Applier:
             "revision": str(codesync.revision(self.project.dir)),
             "launch_id": secrets.token_hex(6),
             "api_url_fallback": None,
+            # Seconds between the last log line and the pod stop: an attached follower reads it first.
+            "stop_delay_s": 3,
         }
 
     def _save(self, **changes) -> None:
