@@ -37,12 +37,18 @@ class _Ended(Exception):
 
 
 def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
-           on_line: Callable[[str], None], on_wait: Callable[[str], None] = lambda _: None,
+           on_line: Callable[[str], None], on_notice: Callable[[str], None] = lambda _: None,
            lines: int | None = None) -> Ending:
-    """Print the latest attempt's log (from its first line, or the last `lines`) until it ends."""
+    """Print the latest attempt's log (from its first line, or the last `lines`) until it ends.
+
+    After a reconnect the log goes on from the line after the last one printed (when following from
+    the first line; after a `lines` start, from what is new), so nothing is printed twice.
+    """
     attempt: list[int] = []
+    seen = [0]
 
     def line(text: str) -> None:
+        seen[0] += 1
         on_line(text)
         header = HEADER.match(text)
         if header:
@@ -51,13 +57,14 @@ def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
         if ended:
             raise _Ended(int(ended.group(1)))
 
-    command = podside.follow_command(paths(project), lines)
+    run_paths = paths(project)
     last_contact = time.monotonic()
     while time.monotonic() - last_contact < UNREACHABLE_DEADLINE:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=120)
         if pod is None or pod.status is not PodStatus.RUNNING:
             status = pod.last_status_change if pod else "gone"
             return Ending(None, attempt[-1] if attempt else None, status)
+        command = podside.follow_command(run_paths, lines, skip=seen[0])
         try:
             session = conn.session(pod, deadline=60)
             last_contact = time.monotonic()
@@ -66,6 +73,6 @@ def follow(project: Project, provider: RunPod, conn: Connection, pod_id: str,
             return Ending(ended.code, attempt[-1] if attempt else None)
         except TemporaryError:
             conn.close()
-            on_wait(f"pod {pod_id} is not reachable over SSH; trying again")
+            on_notice(f"lost the SSH connection to pod {pod_id}; reconnecting")
             time.sleep(1)
     return Ending(None, attempt[-1] if attempt else None, "unreachable over SSH")

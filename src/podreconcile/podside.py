@@ -76,9 +76,13 @@ def launch(session: Session, paths: RunPaths, launch: dict) -> None:
     session.run(command, what="starting the training's tmux session", timeout=30)
 
 
-def follow_command(paths: RunPaths, lines: int | None = None) -> str:
-    """`tail -F` of the latest attempt's log: from its first line, or the last `lines` lines."""
-    start = f"+1" if lines is None else str(int(lines))
+def follow_command(paths: RunPaths, lines: int | None = None, skip: int = 0) -> str:
+    """`tail -F` of the latest attempt's log: from its first line (after `skip` lines already
+    printed), or the last `lines` lines (after a reconnect: only what is new)."""
+    if lines is None:
+        start = f"+{int(skip) + 1}"
+    else:
+        start = "0" if skip else str(int(lines))
     return f"tail -n {start} -F {shlex.quote(paths.current_log)} 2>/dev/null"
 
 

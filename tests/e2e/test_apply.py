@@ -181,3 +181,29 @@ def test_two_pods_with_the_name_are_stopped_and_listed_never_picked(project, sdk
     assert result.returncode == 1 and "will not pick one" in result.stderr
     assert all(pod_id in result.stderr for pod_id in ids)
     assert {p["id"]: p["desiredStatus"] for p in project.pods()} == {pod_id: "EXITED" for pod_id in ids}
+
+
+def test_the_follower_reconnects_when_ssh_drops(project, sdk):
+    project.edit("configs/tiny.yaml", max_steps=80, step_seconds=0.1)
+    apply = project.popen("apply", "--yes")
+    wait_for_line(apply.stderr, "following the training log")
+    from tests.helpers import ssh_run, wait_for_ssh_port
+
+    port = wait_for_ssh_port(sdk, project.pod()["id"])
+    # End every other SSH session on the pod (apply's), as a network drop would.
+    ssh_run(port, project.ssh_key, "for p in $(pgrep -f 'sshd: root'); do [ $p != $PPID ] && kill $p; done; true")
+    out, err = apply.communicate(timeout=90)
+    assert apply.returncode == 0, err
+    assert "reconnecting" in err
+    assert out.rstrip().endswith("EXIT_CODE=0")
+    assert out.count("step 1 loss") == 1 and out.count("=== podreconcile run") == 1, "nothing printed twice"
+
+
+def test_max_runtime_stops_the_pod_whatever_training_does(project):
+    project.edit("configs/tiny.yaml", max_steps=400, step_seconds=0.1)
+    project.edit("podspec.yaml", run__max_runtime="3s")
+    result = project.cli("apply", "--yes")
+    assert result.returncode == 3, result.stderr
+    assert "EXIT_CODE=124" in result.stdout
+    wait_until(lambda: pod_status(project) == "EXITED")
+    assert project.status()["stopped_reason"] == "max_runtime"

@@ -107,7 +107,7 @@ def logs_command(
 def conn_follow(project: Project, conn: Connection, pod: PodFacts, tail: int | None) -> None:
     try:
         ending = follow(project, project.provider(), conn, pod.id, on_line=_print_line,
-                        on_wait=Progress().waiting, lines=tail or 20)
+                        on_notice=Progress().info, lines=tail or 20)
     except KeyboardInterrupt:
         return
     if ending.exit_code not in (None, 0):
