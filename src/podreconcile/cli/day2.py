@@ -19,7 +19,7 @@ from ..observe import Connection, data_diff, observe, paths, wait_for_ssh_port
 from ..planner import identify_pod, plan as make_plan
 from ..project import Project, load_project
 from .commands import SpecOption, _options, _print_line
-from .render import Progress, plan_text
+from .render import Progress
 from .status import status_dict, status_text
 
 
