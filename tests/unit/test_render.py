@@ -89,3 +89,15 @@ def test_plain_text_has_no_escape_codes_and_colour_has() -> None:
 @pytest.mark.parametrize("name", PLANS)
 def test_json_round_trips_to_the_same_plan(name: str) -> None:
     assert Plan.from_dict(json.loads(plan_json(PLANS[name]))) == PLANS[name]
+
+
+def test_the_plan_format_document_names_every_field() -> None:
+    from dataclasses import fields
+
+    from podreconcile.plan import Cost
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "plan-format.md").read_text()
+    names = {f.name for f in fields(Action)} | {f.name for f in fields(Cost)} | set(Plan().to_dict())
+    missing = sorted(n for n in names if f"`{n}`" not in doc)
+    assert not missing, f"docs/plan-format.md does not describe {missing}"
+    assert all(f"`{kind.value}`" in doc for kind in Kind)
