@@ -130,12 +130,7 @@ def apply_command(
     try:
         options = _options(project, force_restart or bool(stored and stored.force_restart))
         planned = compute_plan(project, conn, options)
-        reviewed = planned.plan
-        if stored:
-            moved = saved.stale_reason(stored.basis, saved.basis(project, planned.state, planned.obs))
-            if moved:
-                raise UserError(f"The saved plan {plan_file} is stale: {moved}; run `podreconcile plan --out {plan_file}` again.")
-            reviewed = stored.plan
+        reviewed = _still_valid(stored, plan_file, project, planned) if stored else planned.plan
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
         if reviewed.actions and not stored:
             _confirm(yes)
@@ -155,6 +150,14 @@ def apply_command(
         states.unlock()
     if code not in (None, 0):
         raise typer.Exit(EXIT_TRAINING_FAILED)
+
+
+def _still_valid(stored: saved.SavedPlan, plan_file: Path, project: Project, planned: Planned) -> Plan:
+    """The saved plan, if the facts it was made on still hold; else a UserError naming what moved."""
+    moved = saved.stale_reason(stored.basis, saved.basis(project, planned.state, planned.obs))
+    if moved:
+        raise UserError(f"The saved plan {plan_file} is stale: {moved}; run `podreconcile plan --out {plan_file}` again.")
+    return stored.plan
 
 
 def _confirm(yes: bool) -> None:
