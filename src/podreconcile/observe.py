@@ -77,7 +77,7 @@ def paths(project: Project) -> podside.RunPaths:
 def observe(project: Project, provider: RunPod, state: State, conn: Connection, *,
             legacy_pod_id: str | None = None, ssh_deadline: float = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
-    pods, volumes = retry.call(provider.account, deadline=120)
+    pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
     pod, _, _ = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id)
     local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from dataclasses import dataclass
 
@@ -190,7 +191,9 @@ class RunPod:
         except http.JSONDecodeError:
             raise TemporaryError(f"RunPod {operation}: the answer was not JSON (a gateway error or rate limit).") from None
         except (http.Timeout, http.ConnectionError) as error:
-            raise TemporaryError(f"RunPod {operation}: {type(error).__name__} reaching the API.") from None
+            where = os.environ.get("RUNPOD_API_BASE_URL", "https://api.runpod.io")
+            raise TemporaryError(f"could not reach the RunPod API at {where} ({type(error).__name__}); check the "
+                                 "network, or for the sandbox run `eval \"$(podreconcile sandbox up)\"`") from None
         try:
             return response["data"][operation]
         except (KeyError, TypeError):

@@ -37,7 +37,11 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .. import retry
+    from .render import Progress
+
     _load_commands()
+    retry.on_retry.set(Progress().retrying)
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, standalone_mode=False)

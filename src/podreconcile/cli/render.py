@@ -171,6 +171,7 @@ class Progress:
         self._live = False
         self._since: float | None = None
         self._frame = 0
+        self._last_retry_line = float("-inf")
 
     def _line(self, text: str) -> None:
         if self._live and self.tty:
@@ -187,6 +188,18 @@ class Progress:
 
     def warn(self, message: str) -> None:
         self._line(f"    warning: {message}")
+
+    def retrying(self, message: str) -> None:
+        """A transient failure being retried: redrawn in place on a terminal; elsewhere a line at
+        most every 15 s, so a log shows the wait without a line per attempt."""
+        if self.tty:
+            self.waiting(message)
+            return
+        now = time.monotonic()
+        if now - self._last_retry_line >= 15:
+            self._last_retry_line = now
+            self.stream.write(f"    ... {message}\n")
+            self.stream.flush()
 
     def waiting(self, message: str) -> None:
         if self._since is None:
