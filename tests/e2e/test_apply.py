@@ -207,3 +207,21 @@ def test_max_runtime_stops_the_pod_whatever_training_does(project):
     assert "EXIT_CODE=124" in result.stdout
     wait_until(lambda: pod_status(project) == "EXITED")
     assert project.status()["stopped_reason"] == "max_runtime"
+
+
+def test_a_legacy_pod_id_in_runpod_env_is_adopted(project, sdk):
+    pub = project.ssh_key.with_suffix(".pub").read_text().strip()
+    image = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"  # as in the spec: nothing forces a replacement
+    legacy = sdk.create_pod("from-the-shell-scripts", image, "NVIDIA GeForce RTX 4090", ports="22/tcp", volume_in_gb=5,
+                            volume_mount_path="/workspace", env={"PUBLIC_KEY": pub, "TINY_DATA_FILE": "/workspace/data/tiny.txt"})
+    try:
+        with open(project.root / ".runpod.env", "a") as env:
+            env.write(f"POD_ID={legacy['id']}\n")
+        plan = project.cli("plan")
+        assert "adopt pod" in plan.stdout and "named by POD_ID" in plan.stdout
+        assert "create pod" not in plan.stdout and "replace pod" not in plan.stdout
+        result = project.cli("apply", "--yes")
+        assert result.returncode == 0, result.stderr
+        assert project.state["pod_id"] == legacy["id"] and project.pods() == []
+    finally:
+        sdk.terminate_pod(legacy["id"])
