@@ -69,6 +69,9 @@ class Applier:
                 self.options = replace(self.options, force_restart=False)
             obs = self.observe()
             current = make_plan(self.project.desired(), self.states.read(), replace(obs, start_refused=refused), self.options)
+        if current.actions:
+            raise PermanentError(f"apply did not converge after {MAX_STEPS} steps (next: {current.actions[0].kind.value}); "
+                                 "see `podreconcile plan`.")
         if current.blocker:
             raise UserError(current.blocker)
         return current
