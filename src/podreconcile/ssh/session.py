@@ -302,7 +302,13 @@ def _slice(deadline: float | None, what: str, timeout: float | None) -> float:
 def _wait_readable(
     chan: paramiko.Channel, deadline: float | None, what: str, timeout: float | None
 ) -> None:
-    select.select([chan], [], [], _slice(deadline, what, timeout))
+    wait = _slice(deadline, what, timeout)
+    try:
+        select.select([chan], [], [], wait)
+    except (OSError, ValueError):
+        # The channel was closed under the select (the stdin feeder closes it when its producer
+        # fails); the caller's loop sees `chan.closed` and ends.
+        pass
 
 
 class _LineSplitter:
