@@ -204,9 +204,13 @@ class Applier:
         )
 
     def _running_pod(self) -> PodFacts:
+        """Our pod with its SSH port: from the last observation, or polled while it boots."""
         pod_id = self.states.read().pod_id
         if pod_id is None:
             raise PermanentError("No pod is recorded in the state file to reach over SSH.")
+        seen = next((p for p in self.last.pods if p.id == pod_id), None) if self.last else None
+        if seen is not None and seen.ssh is not None:
+            return seen
         return wait_for_ssh_port(self.provider, pod_id, on_wait=self.report.waiting)
 
     def _launch_document(self, mode: LaunchMode) -> dict:

@@ -18,7 +18,9 @@ def remote_revision(session: Session, code_path: str) -> str | None:
     """The pod's checked-out commit (short sha), or None when there is no clone yet."""
     result = session.run(f"git -C {shlex.quote(code_path)} rev-parse --short HEAD 2>/dev/null",
                          what="reading the pod's git revision", check=False, timeout=60)
-    return result.stdout.strip() or None if result.exit_code == 0 else None
+    if result.exit_code != 0:
+        return None
+    return result.stdout.strip() or None
 
 
 def pull(session: Session, code_path: str, repo: str | None) -> str:

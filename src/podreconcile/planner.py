@@ -89,16 +89,7 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         return _after_new_pod(desired, options, create)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
-    recorded = state.pod_config if pod.id == state.pod_id else None
-    changes = replacement_changes(desired, pod, recorded)
-    if changes and _succeeded(desired, state, obs, pod) and not options.force_restart:
-        # A finished run needs no pod: the new fields take effect with the next run.
-        fields = ", ".join(c.field for c in changes)
-        changes = ()
-        prefix_notes = (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
-                        "(--force-restart or a new output_dir)",)
-    else:
-        prefix_notes = ()
+    changes, prefix_notes = _changes_for_this_run(desired, state, obs, options, pod)
     if (changes or obs.start_refused) and volume_problem:
         return Plan(prefix, summary=f"Pod {pod.id} would need replacing.", blocker=volume_problem)
     if changes:
@@ -116,6 +107,19 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         return _prefixed(prefix, _running_pod(desired, obs, options, pod), prefix_notes)
     return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
                 blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")
+
+
+def _changes_for_this_run(desired: Desired, state: State, obs: Observation, options: Options,
+                          pod: PodFacts) -> tuple[tuple[FieldChange, ...], tuple[str, ...]]:
+    """The fields that force a replacement now, and notes. A finished run needs no pod, so its
+    changed fields wait (with a note) for the next run instead of replacing the pod."""
+    recorded = state.pod_config if pod.id == state.pod_id else None
+    changes = replacement_changes(desired, pod, recorded)
+    if not changes or options.force_restart or not _succeeded(desired, state, obs, pod):
+        return changes, ()
+    fields = ", ".join(c.field for c in changes)
+    return (), (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
+                "(--force-restart or a new output_dir)",)
 
 
 def _adopt_reason(pod: PodFacts, desired: Desired) -> str:

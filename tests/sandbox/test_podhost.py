@@ -272,7 +272,7 @@ def test_stop_is_idempotent_and_quiet_for_unknown_pods(pod_host, launch):
     assert not pod_host.ssh_ready(pod.pod_id)
 
 
-def test_pod_outlives_the_process_that_started_it_and_is_adopted(tmp_path, launch, ssh_key):
+def test_pod_outlives_the_process_that_started_it_and_a_new_host_stops_it(tmp_path, launch, ssh_key):
     pod = launch()
     script = (
         "import json, sys; from pathlib import Path\n"
@@ -287,12 +287,12 @@ def test_pod_outlives_the_process_that_started_it_and_is_adopted(tmp_path, launc
 
     restarted = PodHost(tmp_path / "state")
     try:
-        assert restarted.adopt_running() == [pod.pod_id]
+        assert restarted.is_running(pod.pod_id)
         wait_until(lambda: restarted.ssh_ready(pod.pod_id), READY_TIMEOUT, 0.02)
         assert ssh(ssh_key, pod.ssh_port, "true").returncode == 0
     finally:
         restarted.stop_all()
-    assert restarted.adopt_running() == []
+    assert not restarted.is_running(pod.pod_id)
     assert not (tmp_path / "state" / pod.pod_id / "pid").exists()
 
 

@@ -67,8 +67,8 @@ class PodLaunch:
 class PodHost:
     """Starts, watches and stops pods. Safe to call from the API server's threads.
 
-    Pods survive the PodHost (and its process): a restarted server finds them again with
-    `adopt_running`.
+    Pods survive the PodHost (and its process): a restarted server finds them from their pid
+    files, and `stop_all` stops them (the server does so at start: their ports and keys are stale).
     """
 
     def __init__(self, state_dir: Path) -> None:
@@ -130,20 +130,6 @@ class PodHost:
         """Stop every pod this state folder knows, including pods adopted from a former server."""
         for pod_id in sorted(set(self._children) | self._pod_ids_with_pid_file()):
             self.stop(pod_id)
-
-    def adopt_running(self) -> list[str]:
-        """The pods still alive from pid files (left by a server that exited); they keep running.
-
-        Pid files of dead pods are removed. A pid is trusted only if the process start time
-        recorded with it still matches, so a reused pid is never taken for a pod.
-        """
-        alive = []
-        for pod_id in sorted(self._pod_ids_with_pid_file()):
-            if self.is_running(pod_id):
-                alive.append(pod_id)
-            else:
-                self._forget(pod_id)
-        return alive
 
     # --- for debugging and tests --------------------------------------------------------------
 
