@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from podreconcile.provider import CreateRequest, RunPod
+from podreconcile.adapters.runpod_graphql import RunPod
+from podreconcile.core.ports import CreateRequest
 from podreconcile.sandbox import daemon
 
 

@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import create, report, sandbox, timed  # noqa: E402
 
-from podreconcile import retry, ssh  # noqa: E402
-from podreconcile.observe import wait_for_ssh_port  # noqa: E402
+from podreconcile.adapters import ssh  # noqa: E402
+from podreconcile.engine import retry
+from podreconcile.engine.observe import wait_for_ssh_port  # noqa: E402
 
 BOOT_DELAY = 2.0
 

@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import create, report, sandbox, timed  # noqa: E402
 
-from podreconcile import codesync, datasync, ssh  # noqa: E402
-from podreconcile.observe import wait_for_ssh_port  # noqa: E402
-from podreconcile.spec import DataItem  # noqa: E402
+from podreconcile.adapters import ssh  # noqa: E402
+from podreconcile.core.spec import DataItem  # noqa: E402
+from podreconcile.engine import codesync, datasync
+from podreconcile.engine.observe import wait_for_ssh_port  # noqa: E402
 
 
 def make_repo(root: Path, files: int) -> None:

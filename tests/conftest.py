@@ -12,8 +12,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from podreconcile.sandbox import daemon
+
+# A loaded 2-core CI machine is slow and its timing varies: no deadline, no speed health checks, and
+# a fixed seed so that a run is the same every time (HYPOTHESIS_PROFILE=dev explores new examples).
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                 HealthCheck.filter_too_much])
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BOOT_DELAY = 0.4
 

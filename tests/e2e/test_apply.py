@@ -76,7 +76,8 @@ def test_force_restart_ignores_checkpoints(project):
 
 
 def test_ctrl_c_detaches_and_training_goes_on(project):
-    project.edit("configs/tiny.yaml", max_steps=40, step_seconds=0.1)
+    # Long enough that training is still running when the signal lands on a loaded machine.
+    project.edit("configs/tiny.yaml", max_steps=60, step_seconds=0.2)
     apply = project.popen("apply", "--yes")
     wait_for_line(apply.stderr, "following the training log")
     apply.send_signal(signal.SIGINT)

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile import datasync
-from podreconcile.datasync import local_data, plan_upload, remote_listing, upload
-from podreconcile.errors import TemporaryError
-from podreconcile.spec.models import DataItem
-from podreconcile.ssh import Endpoint, HostKeyChanged, connect
+from podreconcile.adapters.ssh import connect
+from podreconcile.core.errors import TemporaryError
+from podreconcile.core.observation import Endpoint
+from podreconcile.core.ports import HostKeyChanged
+from podreconcile.core.spec.models import DataItem
+from podreconcile.engine import datasync
+from podreconcile.engine.datasync import local_data, plan_upload, remote_listing, upload
 from tests.helpers import wait_for_ssh_port, wait_until
 
 pytestmark = pytest.mark.e2e

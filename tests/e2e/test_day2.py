@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from podreconcile.spec import load_settings, load_spec
-from podreconcile.spec.reference import podspec_schema
+from podreconcile.core.spec import load_settings, load_spec
+from podreconcile.core.spec.reference import podspec_schema
 from tests.e2e.test_apply import wait_for_line
 from tests.helpers import ssh_run, wait_for_ssh_port, wait_until
 

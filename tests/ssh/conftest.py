@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.ssh import Endpoint
+from podreconcile.core.observation import Endpoint
 
 SSHD = "/usr/sbin/sshd"
 
@@ -275,7 +275,7 @@ def unused_port() -> int:
 
 @pytest.fixture
 def session(sshd: SshServer):
-    from podreconcile.ssh import connect
+    from podreconcile.adapters.ssh import connect
 
     with connect(sshd.endpoint, sshd.client_key) as s:
         yield s

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile import codesync
-from podreconcile.codesync import REVISION_NAME, local_manifest, revision, sync_code
-from podreconcile.errors import UserError
+from podreconcile.core.errors import UserError
+from podreconcile.engine import codesync
+from podreconcile.engine.codesync import (
+    REVISION_NAME,
+    local_manifest,
+    revision,
+    sync_code,
+)
 
 FILES = {
     "train.py": "print('train')\n",

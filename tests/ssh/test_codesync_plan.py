@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from podreconcile.codesync import FileEntry, RemoteManifest, is_excluded, plan_sync
+from podreconcile.engine.codesync import (
+    FileEntry,
+    RemoteManifest,
+    is_excluded,
+    plan_sync,
+)
 
 A = FileEntry(10, "a" * 64, False)
 B = FileEntry(20, "b" * 64, False)

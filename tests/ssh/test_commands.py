@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from podreconcile.errors import PermanentError, TemporaryError
-from podreconcile.ssh import CommandFailed, CommandTimedOut, Result, connect
+from podreconcile.adapters.ssh import connect
+from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.ports import CommandFailed, CommandTimedOut, Result
 
 # Never-ending commands write on, so that SIGPIPE ends them on the "pod" once their channel or
 # connection is gone: a plain `sleep` would outlive the test.

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.errors import PermanentError, TemporaryError, UserError
-from podreconcile.ssh import Endpoint, HostKeyChanged, connect, fingerprint
+from podreconcile.adapters.ssh import connect, fingerprint
+from podreconcile.core.errors import PermanentError, TemporaryError, UserError
+from podreconcile.core.observation import Endpoint
+from podreconcile.core.ports import HostKeyChanged
 
 
 def test_connects_and_reports_the_host_key_for_pinning(sshd):

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from podreconcile.errors import PermanentError
-from podreconcile.ssh import RemotePathNotFound
+from podreconcile.core.errors import PermanentError
+from podreconcile.core.ports import RemotePathNotFound
 
 ODD_NAMES = [
     "with space.txt",

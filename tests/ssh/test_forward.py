@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from podreconcile.errors import UserError
-from podreconcile.ssh import connect
+from podreconcile.adapters.ssh import connect
+from podreconcile.core.errors import UserError
 
 
 class _Hello(BaseHTTPRequestHandler):

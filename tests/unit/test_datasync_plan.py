@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.datasync import (
+from podreconcile.core.errors import PermanentError, UserError
+from podreconcile.core.spec.models import DataItem
+from podreconcile.engine.datasync import (
     DataFile,
     RemoteListing,
+    local_data,
     parse_listing,
     parse_progress2,
     plan_upload,
-    local_data,
     rsync_groups,
     same_mtime,
 )
-from podreconcile.errors import PermanentError, UserError
-from podreconcile.spec.models import DataItem
 
 MTIME = 1_700_000_000_123_456_789
 
@@ -186,8 +186,8 @@ def test_rsync_groups_root_files_where_local_and_pod_paths_part():
 
 def test_rsync_ssh_command_survives_rsync_splitting_it(tmp_path):
     """rsync splits -e itself, honouring quotes as a shell would for what shlex.quote writes."""
-    from podreconcile.datasync import ssh_command
-    from podreconcile.ssh import Endpoint
+    from podreconcile.core.observation import Endpoint
+    from podreconcile.engine.datasync import ssh_command
 
     class FakeSession:
         endpoint = Endpoint("127.0.0.1", 2222)
@@ -202,8 +202,8 @@ def test_rsync_ssh_command_survives_rsync_splitting_it(tmp_path):
 
 
 def test_rsync_argv_keeps_paths_away_from_shells(tmp_path):
-    from podreconcile.datasync import RSYNC_PARTIAL_DIR, RsyncGroup, rsync_argv
-    from podreconcile.ssh import Endpoint
+    from podreconcile.core.observation import Endpoint
+    from podreconcile.engine.datasync import RSYNC_PARTIAL_DIR, RsyncGroup, rsync_argv
 
     class FakeSession:
         endpoint = Endpoint("127.0.0.1", 2222)

@@ -19,8 +19,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from podreconcile.cli.main import main
-from podreconcile.spec import Spec
-from podreconcile.spec.reference import podspec_schema, render_reference, schema_text, walk
+from podreconcile.core.spec import Spec
+from podreconcile.core.spec.reference import (
+    podspec_schema,
+    render_reference,
+    schema_text,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "podspec-reference.md"
@@ -39,7 +44,7 @@ def test_the_podspec_reference_is_generated_from_the_models():
     actual = REFERENCE.read_text(encoding="utf-8") if REFERENCE.exists() else ""
     assert actual == expected, (
         "docs/podspec-reference.md is out of date with the spec models; regenerate it with "
-        "`scripts/gen-docs` (or `python -m podreconcile.spec.reference > docs/podspec-reference.md`) "
+        "`scripts/gen-docs` (or `python -m podreconcile.core.spec.reference > docs/podspec-reference.md`) "
         "and commit it.\n" + _diff(expected, actual, "podspec-reference.md")
     )
 

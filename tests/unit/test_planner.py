@@ -12,11 +12,19 @@ from dataclasses import replace
 
 import pytest
 
-from podreconcile.facts import CodeFacts, Endpoint, Observation, PodFacts, PodStatus, VolumeFacts
-from podreconcile.plan import FieldChange, Kind, LaunchMode, Plan
-from podreconcile.planner import Desired, Options, plan
-from podreconcile.runfacts import Checkpoint, RunFacts, RunState, RunStatus
-from podreconcile.state import LastRun, State
+from podreconcile.core.desired import Desired
+from podreconcile.core.observation import (
+    CodeFacts,
+    Endpoint,
+    Observation,
+    PodFacts,
+    PodStatus,
+    VolumeFacts,
+)
+from podreconcile.core.plan import FieldChange, Kind, LaunchMode, Plan
+from podreconcile.core.planner import Options, plan
+from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
+from podreconcile.core.state import LastRun, State
 
 NAME = "podreconcile-demo"
 RUN = "demo"

@@ -27,11 +27,19 @@ from dataclasses import dataclass, field, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from podreconcile.facts import CodeFacts, Endpoint, Observation, PodFacts, PodStatus
-from podreconcile.plan import Action, Kind, LaunchMode, Plan
-from podreconcile.planner import Desired, Options, identify_pod, plan
-from podreconcile.runfacts import Checkpoint, RunFacts, RunState, RunStatus
-from podreconcile.state import LastRun, State
+from podreconcile.core.desired import Desired
+from podreconcile.core.observation import (
+    CodeFacts,
+    Endpoint,
+    Observation,
+    PodFacts,
+    PodStatus,
+)
+from podreconcile.core.ownership import identify_pod
+from podreconcile.core.plan import Action, Kind, LaunchMode, Plan
+from podreconcile.core.planner import Options, plan
+from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
+from podreconcile.core.state import LastRun, State
 
 NAME = "podreconcile-model"
 RUN = "model-run"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from podreconcile.cli.render import plan_json, plan_markdown, plan_text
-from podreconcile.plan import Action, Cost, FieldChange, Kind, LaunchMode, Plan
+from podreconcile.core.plan import Action, Cost, FieldChange, Kind, LaunchMode, Plan
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 NOW = 1_800_000_000.0
@@ -94,7 +94,7 @@ def test_json_round_trips_to_the_same_plan(name: str) -> None:
 def test_the_plan_format_document_names_every_field() -> None:
     from dataclasses import fields
 
-    from podreconcile.plan import Cost
+    from podreconcile.core.plan import Cost
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "plan-format.md").read_text()
     names = {f.name for f in fields(Action)} | {f.name for f in fields(Cost)} | set(Plan().to_dict())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from podreconcile import retry
-from podreconcile.errors import PermanentError, TemporaryError
-from podreconcile.provider import HostGpusBusyError, NoCapacityError, NotFoundError, classify, gql
+from podreconcile.adapters.runpod_graphql import classify, gql
+from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.ports import HostGpusBusyError, NoCapacityError, NotFoundError
+from podreconcile.engine import retry
 
 
 def test_temporary_errors_are_retried_and_reported():

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podreconcile.runfacts import Checkpoint, ProbeParseError, RunFacts, RunState, parse_probe
+from podreconcile.core.run_observation import (
+    Checkpoint,
+    ProbeParseError,
+    RunFacts,
+    RunState,
+    parse_probe,
+)
 
 # A training under way, after a login banner; checkpoint-100 beats checkpoint-20 by number.
 RUNNING = """\

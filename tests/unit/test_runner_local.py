@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 
 from podreconcile import remote
+from podreconcile.core.run_observation import RunState, parse_probe
 from podreconcile.remote import runner_archive
 from podreconcile.remote.runner import checkpoints, podstop, redact, venv_setup
 from podreconcile.remote.runner import launch as launch_json
-from podreconcile.runfacts import RunState, parse_probe
 
 REMOTE = Path(remote.__file__).parent
 RUNNER_SOURCES = sorted((REMOTE / "runner").glob("*.py"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.errors import SpecError
-from podreconcile.spec import (
+from podreconcile.core.errors import SpecError
+from podreconcile.core.spec import (
     InvalidSpec,
     Settings,
     Spec,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from podreconcile.errors import SpecError
-from podreconcile.spec import Settings, format_duration, parse_duration, parse_spec
-from podreconcile.spec.settings import parse_dotenv
+from podreconcile.core.errors import SpecError
+from podreconcile.core.spec import Settings, format_duration, parse_duration, parse_spec
+from podreconcile.core.spec.settings import parse_dotenv
 
 SPEC = """\
 version: 1

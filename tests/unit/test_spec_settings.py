@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.errors import SpecError
-from podreconcile.spec import Settings, load_settings
-from podreconcile.spec.settings import parse_dotenv
+from podreconcile.core.errors import SpecError
+from podreconcile.core.spec import Settings, load_settings
+from podreconcile.core.spec.settings import parse_dotenv
 
 ENV_FILE = """\
 # RunPod settings

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from podreconcile.errors import SpecError
-from podreconcile.spec import Settings, Spec, TrainingConfig, parse_spec, read_training_config
+from podreconcile.core.errors import SpecError
+from podreconcile.core.spec import (
+    Settings,
+    Spec,
+    TrainingConfig,
+    parse_spec,
+    read_training_config,
+)
 
 SPEC = """\
 version: 1

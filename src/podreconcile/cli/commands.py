@@ -9,16 +9,26 @@ from pathlib import Path
 
 import typer
 
-from .. import cost, retry, saved
-from ..errors import UserError
-from ..follow import follow
-from ..facts import Observation
-from ..observe import Connection, observe
-from ..plan import Plan
-from ..planner import Options, plan as make_plan, run_alive
-from ..project import Project, load_project
-from ..state import LastRun, State, now
-from .render import Progress, plan_json, plan_markdown, plan_text, use_colour
+from podreconcile.cli import wiring
+from podreconcile.cli.render import (
+    Progress,
+    plan_json,
+    plan_markdown,
+    plan_text,
+    use_colour,
+)
+from podreconcile.core import cost
+from podreconcile.core.errors import UserError
+from podreconcile.core.observation import Observation
+from podreconcile.core.plan import Plan
+from podreconcile.core.planner import Options, run_alive
+from podreconcile.core.planner import plan as make_plan
+from podreconcile.core.state import LastRun, State
+from podreconcile.engine import retry, saved_plans
+from podreconcile.engine.follow import follow
+from podreconcile.engine.observe import Connection, observe
+from podreconcile.engine.project import Project, load_project
+from podreconcile.engine.state_file import now
 
 SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
 EXIT_CHANGES = 2
@@ -26,7 +36,7 @@ EXIT_TRAINING_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
-    from . import day2, init, schema
+    from podreconcile.cli import day2, init, schema
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
@@ -59,7 +69,7 @@ class Planned:
 def compute_plan(project: Project, conn: Connection, options: Options) -> Planned:
     """Observe, plan, and price what the plan would rent (one more API call, only when it rents)."""
     state = project.state_file.read()
-    provider = project.provider()
+    provider = wiring.provider(project)
     obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id)
     desired = project.desired()
     result = make_plan(desired, state, obs, options)
@@ -87,14 +97,14 @@ def plan_command(
         raise UserError(f"--format {output} is not one of text, markdown, json.")
     project = load_project(spec)
     project.ssh_key()
-    conn = Connection(project, persist_host_key=False)
+    conn = wiring.connection(project, False)
     try:
         planned = compute_plan(project, conn, _options(project, force_restart))
     finally:
         conn.close()
     result = planned.plan
     if out:
-        saved.save(out, project, result, saved.basis(project, planned.state, planned.obs), force_restart)
+        saved_plans.save(out, project, result, saved_plans.basis(project, planned.state, planned.obs), force_restart)
     if as_json or output == "json":
         typer.echo(plan_json(result))
     elif output == "markdown":
@@ -118,14 +128,14 @@ def apply_command(
 
     Example: podreconcile apply --yes
     """
-    from ..apply import Applier
+    from podreconcile.engine.apply import Applier
 
-    stored = saved.load(plan_file) if plan_file else None
+    stored = saved_plans.load(plan_file) if plan_file else None
     project = load_project(spec or (Path(stored.spec_path) if stored else None))
     project.ssh_key()
     states = project.state_file
     states.lock("apply")
-    conn = Connection(project, persist_host_key=True)
+    conn = wiring.connection(project, True)
     progress = Progress()
     try:
         options = _options(project, force_restart or bool(stored and stored.force_restart))
@@ -134,7 +144,7 @@ def apply_command(
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
         if reviewed.actions and not stored:
             _confirm(yes)
-        applier = Applier(project, project.provider(), conn, progress, options)
+        applier = Applier(project, wiring.provider(project), conn, progress, options)
         final = applier.run(reviewed)
         if final.summary and reviewed.actions:
             progress.step(final.summary)
@@ -152,9 +162,9 @@ def apply_command(
         raise typer.Exit(EXIT_TRAINING_FAILED)
 
 
-def _still_valid(stored: saved.SavedPlan, plan_file: Path, project: Project, planned: Planned) -> Plan:
+def _still_valid(stored: saved_plans.SavedPlan, plan_file: Path, project: Project, planned: Planned) -> Plan:
     """The saved plan, if the facts it was made on still hold; else a UserError naming what moved."""
-    moved = saved.stale_reason(stored.basis, saved.basis(project, planned.state, planned.obs))
+    moved = saved_plans.stale_reason(stored.basis, saved_plans.basis(project, planned.state, planned.obs))
     if moved:
         raise UserError(f"The saved plan {plan_file} is stale: {moved}; run `podreconcile plan --out {plan_file}` again.")
     return stored.plan

@@ -11,16 +11,24 @@ from pathlib import Path
 
 import typer
 
-from .. import datasync, podside, retry
-from ..errors import UserError
-from ..facts import PodFacts, PodStatus
-from ..follow import follow
-from ..observe import Connection, data_diff, observe, paths, wait_for_ssh_port
-from ..planner import identify_pod, plan as make_plan
-from ..project import Project, load_project
-from .commands import SpecOption, _options, _print_line
-from .render import Progress
-from .status import status_dict, status_text
+from podreconcile.cli import wiring
+from podreconcile.cli.commands import SpecOption, _options, _print_line
+from podreconcile.cli.render import Progress
+from podreconcile.cli.status import status_dict, status_text
+from podreconcile.core.errors import UserError
+from podreconcile.core.observation import PodFacts, PodStatus
+from podreconcile.core.ownership import identify_pod
+from podreconcile.core.planner import plan as make_plan
+from podreconcile.engine import datasync, pod_steps, retry
+from podreconcile.engine.follow import follow
+from podreconcile.engine.observe import (
+    Connection,
+    data_diff,
+    observe,
+    paths,
+    wait_for_ssh_port,
+)
+from podreconcile.engine.project import Project, load_project
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +43,7 @@ def register(app: typer.Typer) -> None:
 def our_pod(project: Project, required: bool = True) -> PodFacts | None:
     """The project's pod as RunPod reports it (state file, then name, then legacy POD_ID)."""
     state = project.state_file.read()
-    pods = retry.call(project.provider().list_pods)
+    pods = retry.call(wiring.provider(project).list_pods)
     pod, _, _ = identify_pod(project.spec.pod_name, state, pods, project.settings.pod_id)
     if pod is None and required:
         raise UserError(f"No pod exists for {project.spec.pod_name}; `podreconcile apply` creates it.")
@@ -45,7 +53,7 @@ def our_pod(project: Project, required: bool = True) -> PodFacts | None:
 @contextmanager
 def _session(project: Project, pod: PodFacts, conn: Connection):
     try:
-        live = wait_for_ssh_port(project.provider(), pod.id, on_wait=Progress().waiting)
+        live = wait_for_ssh_port(wiring.provider(project), pod.id, on_wait=Progress().waiting)
         yield conn.session(live)
     finally:
         conn.close()
@@ -57,11 +65,11 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
     Example: podreconcile status --json
     """
     project = load_project(spec)
-    conn = Connection(project, persist_host_key=False)
+    conn = wiring.connection(project, False)
     try:
         options = _options(project, False)
         state = project.state_file.read()
-        obs = observe(project, project.provider(), state, conn, legacy_pod_id=options.legacy_pod_id)
+        obs = observe(project, wiring.provider(project), state, conn, legacy_pod_id=options.legacy_pod_id)
         result = make_plan(project.desired(), state, obs, options)
     finally:
         conn.close()
@@ -87,9 +95,9 @@ def logs_command(
         if not start:
             raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
                             "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
-        retry.call(lambda: project.provider().resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
+        retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
         started = True
-    conn = Connection(project, persist_host_key=False)
+    conn = wiring.connection(project, False)
     try:
         with _session(project, pod, conn) as session:
             run_paths = paths(project)
@@ -97,16 +105,16 @@ def logs_command(
                 conn_follow(project, conn, pod, tail)
                 return
             path = run_paths.train_log if all_attempts else run_paths.current_log
-            sys.stdout.write(podside.read_log(session, path, tail))
+            sys.stdout.write(pod_steps.read_log(session, path, tail))
     finally:
         if started:
-            retry.call(lambda: project.provider().stop_pod(pod.id))
+            retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
             Progress().step(f"stopped pod {pod.id} again")
 
 
 def conn_follow(project: Project, conn: Connection, pod: PodFacts, tail: int | None) -> None:
     try:
-        ending = follow(project, project.provider(), conn, pod.id, on_line=_print_line,
+        ending = follow(project, wiring.provider(project), conn, pod.id, on_line=_print_line,
                         on_notice=Progress().info, lines=tail or 20)
     except KeyboardInterrupt:
         return
@@ -126,7 +134,7 @@ def stop_command(spec: Path = SpecOption) -> None:
         if pod.status is PodStatus.EXITED:
             typer.echo(f"Pod {pod.id} is already stopped.")
             return
-        retry.call(lambda: project.provider().stop_pod(pod.id))
+        retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
         typer.echo(f"Stopped pod {pod.id}; the volume keeps code, data, checkpoints and logs. "
                    "`podreconcile apply` starts it and resumes training.")
     finally:
@@ -149,7 +157,7 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
                 raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
             if not typer.confirm(f"Terminate pod {pod.id}?{lost}", default=False):
                 raise UserError("Nothing was changed (destroy was not confirmed).")
-        retry.call(lambda: project.provider().terminate_pod(pod.id))
+        retry.call(lambda: wiring.provider(project).terminate_pod(pod.id))
         project.state_file.path.unlink(missing_ok=True)
         kept = f" Network volume {volume} is kept, with its data." if volume else lost
         typer.echo(f"Terminated pod {pod.id} and cleared the state file.{kept}")
@@ -169,11 +177,11 @@ def sync_data_command(spec: Path = SpecOption) -> None:
     progress = Progress()
     pod = our_pod(project)
     was_stopped = pod.status is not PodStatus.RUNNING
-    conn = Connection(project, persist_host_key=True)
+    conn = wiring.connection(project, True)
     try:
         if was_stopped:
             progress.step(f"starting pod {pod.id} for the upload")
-            retry.call(lambda: project.provider().resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
+            retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
         with _session(project, pod, conn) as session:
             diff = data_diff(project, session)
             if not diff.send:
@@ -184,7 +192,7 @@ def sync_data_command(spec: Path = SpecOption) -> None:
             progress.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes in {result.seconds:.1f} s ({result.method})")
     finally:
         if was_stopped:
-            retry.call(lambda: project.provider().stop_pod(pod.id))
+            retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
             progress.step(f"stopped pod {pod.id} again")
         project.state_file.unlock()
 
@@ -198,7 +206,7 @@ def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, 
     pod = our_pod(project)
     if pod.status is not PodStatus.RUNNING:
         raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
-    conn = Connection(project, persist_host_key=False)
+    conn = wiring.connection(project, False)
     with _session(project, pod, conn) as session:
         remote_port = project.spec.tensorboard.port
         started = session.run(_tensorboard_command(project), what="starting TensorBoard", timeout=30, check=False)

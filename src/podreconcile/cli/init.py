@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..spec.reference import schema_text
+from podreconcile.core.spec.reference import schema_text
 
 SCHEMA_FILE = "podspec.schema.json"
 GITIGNORE_LINES = (".runpod.env", ".podreconcile/")

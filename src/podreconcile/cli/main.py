@@ -11,8 +11,9 @@ import traceback
 
 import typer
 
-from ..errors import PodreconcileError, UserError
-from . import sandbox as sandbox_cli
+from podreconcile.cli import sandbox as sandbox_cli
+from podreconcile.core.errors import PodreconcileError, UserError
+from podreconcile.sandbox.daemon import SandboxError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,14 +32,14 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks 
 
 
 def _load_commands() -> None:
-    from . import commands
+    from podreconcile.cli import commands
 
     commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import retry
-    from .render import Progress
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import retry
 
     _load_commands()
     retry.on_retry.set(Progress().retrying)
@@ -68,7 +69,7 @@ def _render(error: BaseException) -> int:
         return 1
     if _debug["on"]:
         traceback.print_exception(error, file=sys.stderr)
-    if isinstance(error, (UserError, PodreconcileError)):
+    if isinstance(error, (UserError, PodreconcileError, SandboxError)):
         print(f"Error: {error}", file=sys.stderr)
     else:
         print(f"Error: unexpected {type(error).__name__}; run again with --debug for the traceback.", file=sys.stderr)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from ..plan import Action, Kind, LaunchMode, Plan
+from podreconcile.core.plan import Action, Kind, LaunchMode, Plan
 
 SYMBOLS = {
     Kind.ADOPT_POD: "=",

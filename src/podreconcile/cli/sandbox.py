@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import UserError
-from ..sandbox import daemon
+from podreconcile.core.errors import UserError
+from podreconcile.sandbox import daemon
 
 app = typer.Typer(no_args_is_help=True, help="A local RunPod: real sshd pods, RunPod's API and errors.")
 volume_app = typer.Typer(no_args_is_help=True, help="Network volumes of the sandbox.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..spec.reference import schema_text
+from podreconcile.core.spec.reference import schema_text
 
 
 def register(app: typer.Typer) -> None:

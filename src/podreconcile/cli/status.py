@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from ..facts import Observation
-from ..plan import Plan
-from ..planner import identify_pod
-from ..project import Project
-from ..state import State
-from .render import plan_json
+from podreconcile.cli.render import plan_json
+from podreconcile.core.observation import Observation
+from podreconcile.core.ownership import identify_pod
+from podreconcile.core.plan import Plan
+from podreconcile.core.state import State
+from podreconcile.engine.project import Project
 
 
 def status_dict(project: Project, state: State, obs: Observation, plan: Plan) -> dict:

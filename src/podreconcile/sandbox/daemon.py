@@ -21,7 +21,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+
+class SandboxError(Exception):
+    """A sandbox command could not be done; the message says why and what to do."""
+
 
 HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
 # When set, the sandbox shuts down (stopping its pods) once that process is gone: test suites set it so
@@ -78,10 +81,10 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
         if current:
             return current
         if process.poll() is not None:
-            raise UserError(f"The sandbox failed to start; see {home / 'server.log'} (is port {port} free?).")
+            raise SandboxError(f"The sandbox failed to start; see {home / 'server.log'} (is port {port} free?).")
         time.sleep(0.05)
     process.kill()
-    raise UserError(f"The sandbox did not answer within {timeout:.0f} s; see {home / 'server.log'}.")
+    raise SandboxError(f"The sandbox did not answer within {timeout:.0f} s; see {home / 'server.log'}.")
 
 
 def down(home: Path, timeout: float = 15.0) -> bool:
@@ -96,7 +99,7 @@ def down(home: Path, timeout: float = 15.0) -> bool:
         return False
     try:
         admin(Running(pid, info["url"], info["api_key"]), "shutdown", {})
-    except UserError:
+    except SandboxError:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
@@ -119,9 +122,9 @@ def admin(current: Running, action: str, args: dict) -> dict:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = json.loads(error.read() or b"{}").get("error", error.reason)
-        raise UserError(f"The sandbox refused {action}: {detail}.") from None
+        raise SandboxError(f"The sandbox refused {action}: {detail}.") from None
     except (OSError, http.client.HTTPException) as error:
-        raise UserError(f"The sandbox did not answer ({error}); is it up? Run `podreconcile sandbox up`.") from None
+        raise SandboxError(f"The sandbox did not answer ({error}); is it up? Run `podreconcile sandbox up`.") from None
 
 
 def graphql(current: Running, query: str, variables: dict | None = None) -> dict:
@@ -137,7 +140,7 @@ def graphql(current: Running, query: str, variables: dict | None = None) -> dict
     except urllib.error.HTTPError as error:
         payload = json.loads(error.read() or b"{}")
     if payload.get("errors"):
-        raise UserError(payload["errors"][0]["message"])
+        raise SandboxError(payload["errors"][0]["message"])
     return payload["data"]
 
 

@@ -13,7 +13,16 @@ import time
 from graphql import GraphQLError
 
 from .lifecycle import Lifecycle, parse_ports
-from .store import DATA_CENTERS, GPU_TYPES, Pod, Store, Volume, gpu_type, js_date, random_id
+from .store import (
+    DATA_CENTERS,
+    GPU_TYPES,
+    Pod,
+    Store,
+    Volume,
+    gpu_type,
+    js_date,
+    random_id,
+)
 
 NO_CAPACITY = (
     "There are no longer any instances available with the requested specifications. "

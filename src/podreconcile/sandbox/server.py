@@ -17,7 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
-from graphql import GraphQLError, GraphQLSyntaxError, build_schema, execute, parse, validate
+from graphql import (
+    GraphQLError,
+    GraphQLSyntaxError,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
 from graphql.language import OperationDefinitionNode
 
 from .lifecycle import Lifecycle

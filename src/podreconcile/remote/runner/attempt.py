@@ -15,7 +15,13 @@ from .logs import Tee, header, note
 from .podstop import stop_pod
 from .redact import Redactor, secret_values
 from .signals import Signals, signal_name, terminate_group
-from .status import ACTIVE_STATES, StatusFile, close_lost_attempt, initial_status, previous_attempt
+from .status import (
+    ACTIVE_STATES,
+    StatusFile,
+    close_lost_attempt,
+    initial_status,
+    previous_attempt,
+)
 from .venv_setup import Preparation
 from .watchdog import kill_previous_watchdog, spawn_watchdog
 

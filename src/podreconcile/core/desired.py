@@ -1,0 +1,19 @@
+"""What the spec asks for, reduced to what the planner compares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the spec asks for, reduced to what the planner compares."""
+
+    pod_name: str
+    run_name: str
+    gpu_types: tuple[str, ...]
+    pod_config: dict  # the immutable pod fields (spec.immutable_fields), without gpu_types
+    has_network_volume: bool
+    stop_pod_when_done: bool
+    has_data: bool = False
+    max_runtime_s: int = 0

@@ -1,0 +1,131 @@
+"""The ports: what the engine needs from RunPod and from a pod's shell, as Protocols.
+
+The adapters (`adapters.runpod_graphql`, `adapters.ssh`) implement them; the engine sees only these
+names, so it runs the same against RunPod, the sandbox, or a fake in a unit test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Protocol
+
+from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.observation import Endpoint, PodFacts, VolumeFacts
+
+SSH_USER = "root"  # RunPod's images log in as root
+
+# bytes, a binary file read to its end, or an iterable of chunks produced while sending
+Stdin = bytes | BinaryIO | Iterable[bytes] | None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a remote command did; stdout and stderr are decoded as UTF-8 (invalid bytes replaced)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class HostKeyChanged(PermanentError):
+    """The pod presented a different host key than the one pinned earlier in the same pod start."""
+
+
+class CommandFailed(PermanentError):
+    """A checked remote step exited non-zero; `result` holds its output."""
+
+    def __init__(self, what: str, result: Result) -> None:
+        tail = result.stderr.strip()[-400:] or result.stdout.strip()[-400:]
+        detail = f": {tail}" if tail else ""
+        super().__init__(f"{what} failed on the pod (exit code {result.exit_code}){detail}")
+        self.what = what
+        self.result = result
+
+
+class CommandTimedOut(TemporaryError):
+    """A remote step ran past its timeout; the command may still be running on the pod."""
+
+
+class RemotePathNotFound(PermanentError, FileNotFoundError):
+    """An SFTP read of a path that does not exist (also a FileNotFoundError for callers' ease)."""
+
+
+# ---- RunPod ----
+
+class NoCapacityError(PermanentError):
+    """RunPod has no machine for this GPU type right now."""
+
+
+class HostGpusBusyError(PermanentError):
+    """A stopped pod's host has given its GPU to someone else."""
+
+
+class NotFoundError(PermanentError):
+    """The pod (or volume) does not exist (any more)."""
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    name: str
+    image: str
+    gpu_type_id: str
+    gpu_count: int
+    cloud: str  # secure | community | all
+    interruptible: bool
+    bid_per_gpu: float | None
+    container_disk_gb: int
+    volume_gb: int
+    volume_mount_path: str
+    ports: str
+    env: dict[str, str]
+    network_volume_id: str | None
+    data_center_id: str | None = None
+
+    def __repr__(self) -> str:  # env may hold secrets
+        return f"CreateRequest(name={self.name!r}, gpu_type_id={self.gpu_type_id!r})"
+
+
+class Provider(Protocol):
+    """RunPod's pod operations. Each raises TemporaryError (retry), PermanentError or UserError;
+    stopping or terminating a pod that is already so returns quietly."""
+
+    def account(self) -> tuple[list[PodFacts], list[VolumeFacts]]: ...
+    def list_pods(self) -> list[PodFacts]: ...
+    def get_pod(self, pod_id: str) -> PodFacts | None: ...
+    def create_pod(self, req: CreateRequest) -> str: ...
+    def resume_pod(self, pod_id: str, gpu_count: int, bid_per_gpu: float | None = None) -> None: ...
+    def stop_pod(self, pod_id: str) -> None: ...
+    def terminate_pod(self, pod_id: str) -> None: ...
+    def gpu_prices(self, cloud: str, interruptible: bool) -> dict[str, float]: ...
+
+
+# ---- a pod's shell ----
+
+class PodShell(Protocol):
+    """One authenticated connection to a pod: commands, streams, files and tunnels."""
+
+    endpoint: Endpoint
+    host_key: str  # "type base64", for pinning
+
+    def is_alive(self) -> bool: ...
+    def close(self) -> None: ...
+    def run(self, command: str, *, what: str = ..., stdin: Stdin = None, timeout: float | None = None,
+            check: bool = True) -> Result: ...
+    def stream(self, command: str, on_line: Callable[[str], None], *, what: str = ...,
+               timeout: float | None = None) -> int: ...
+    def sftp(self): ...
+    def put_bytes(self, data: bytes, remote_path: str, mode: int = 0o644) -> None: ...
+    def get_bytes(self, remote_path: str) -> bytes: ...
+    def forward_local(self, local_port: int, remote_host: str, remote_port: int): ...
+
+
+class ShellConnector(Protocol):
+    """Opens a PodShell as SSH_USER with the private key; `pinned_key` must match the host's key."""
+
+    def __call__(self, endpoint: Endpoint, key_path: Path, *, pinned_key: str | None = None,
+                 timeout: float = 10) -> PodShell: ...

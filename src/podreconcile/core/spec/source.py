@@ -1,0 +1,145 @@
+"""Reading YAML with ruamel's round-trip loader, remembering where every key and value sits.
+
+The parsed tree is turned into plain Python values (dict, list, str, int, float, bool, None) at
+once, so nothing downstream ever sees a ruamel type; the positions live on in a `SourceMap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+from podreconcile.core.spec.problems import InvalidSpec, Path, Problem, format_path
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    col: int
+
+
+_START = Mark(1, 1)
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each key and value of one YAML file is, by field path."""
+
+    file: str
+    keys: Mapping[Path, Mark] = field(default_factory=dict)
+    values: Mapping[Path, Mark] = field(default_factory=dict)
+
+    def key(self, path: Path) -> Mark:
+        """The key at `path`; for a path not in the file, the nearest enclosing key that is."""
+        return self.keys.get(path) or self.keys.get(self.known_prefix(path), _START)
+
+    def value(self, path: Path) -> Mark:
+        """The value at `path`; for a path not in the file (a default), its nearest enclosing key."""
+        if path in self.values:
+            return self.values[path]
+        return self.keys.get(self.known_prefix(path), _START)
+
+    def known_prefix(self, path: Path) -> Path:
+        """The longest prefix of `path` that the file spells out."""
+        while path and path not in self.keys:
+            path = path[:-1]
+        return path
+
+    def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
+        """A Problem located at the key (`at_key`) or the value of `path`."""
+        mark = self.key(path) if at_key else self.value(path)
+        return Problem(self.file, mark.line, mark.col, format_path(path), message)
+
+    def where(self, path: Path) -> str:
+        """`file:line:col` of the value at `path`, for messages built elsewhere."""
+        mark = self.value(path)
+        return f"{self.file}:{mark.line}:{mark.col}"
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """Parse with line/column info kept; a syntax error becomes a located InvalidSpec."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as err:
+        raise InvalidSpec([_syntax_problem(err, file)]) from None
+
+
+def build_source_map(tree: Any, file: str) -> SourceMap:
+    """Record the position of every key, value and list item in a round-trip tree."""
+    keys: dict[Path, Mark] = {(): _START}
+    values: dict[Path, Mark] = {(): _START}
+    _walk(tree, (), keys, values)
+    return SourceMap(file, keys, values)
+
+
+def to_plain(node: Any) -> Any:
+    """A copy of the round-trip tree made of builtin types only (ruamel's scalar subclasses go)."""
+    if isinstance(node, Mapping):
+        return {_plain_scalar(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(item) for item in node]
+    return _plain_scalar(node)
+
+
+def _plain_scalar(value: Any) -> Any:
+    # Order matters: ruamel's booleans are ints, and bool is an int too.
+    if isinstance(value, (bool, ScalarBoolean)):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _walk(node: Any, path: Path, keys: dict[Path, Mark], values: dict[Path, Mark]) -> None:
+    if isinstance(node, CommentedMap):
+        for name, child in node.items():
+            _record_map_entry(node, name, child, path + (name,), keys, values)
+            _walk(child, path + (name,), keys, values)
+    elif isinstance(node, CommentedSeq):
+        for index, child in enumerate(node):
+            mark = _mark(node.lc.item(index))
+            keys[path + (index,)] = values[path + (index,)] = mark
+            _walk(child, path + (index,), keys, values)
+
+
+def _record_map_entry(
+    node: CommentedMap, name: Any, child: Any, path: Path,
+    keys: dict[Path, Mark], values: dict[Path, Mark],
+) -> None:
+    try:
+        key_mark = _mark(node.lc.key(name))
+        value_mark = _mark(node.lc.value(name))
+    except KeyError:
+        # Keys merged in with `<<: *anchor` have no position of their own in this mapping.
+        key_mark = value_mark = keys.get(path[:-1], _START)
+    keys[path] = key_mark
+    # An empty value (`image:`) has no token; ruamel then reports the next line, so use the key.
+    values[path] = key_mark if child is None else value_mark
+
+
+def _mark(position: tuple[int, int]) -> Mark:
+    return Mark(position[0] + 1, position[1] + 1)
+
+
+def _syntax_problem(err: MarkedYAMLError, file: str) -> Problem:
+    mark = err.problem_mark or err.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    what = (err.problem or err.context or "invalid YAML").strip()
+    if what.startswith("found duplicate key"):
+        # ruamel's wording repeats both values; a key is enough and keeps the message short.
+        name = what.split('"')[1] if '"' in what else "?"
+        return Problem(file, line, col, "", f"duplicate key {name!r}; keep only one of them")
+    fix = "fix the YAML syntax here (indentation uses spaces, a ':' after each key, quotes closed)"
+    return Problem(file, line, col, "", f"YAML syntax error: {what}; {fix}")

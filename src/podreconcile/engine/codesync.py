@@ -1,0 +1,336 @@
+"""Code sync ("push"): the git-tracked files of a local folder to `code_path` on the pod.
+
+Only what changed travels, in two round trips over the command run's SSH session:
+
+1. `remote_manifest`: a python3 script on the pod reports size, sha256 and executable bit of the
+   paths that matter (the local ones and those the previous sync wrote). It trusts the hashes it
+   stored in `<code_path>/.podreconcile-manifest.json` while a file's size and mtime are unchanged,
+   so a second sync rehashes nothing.
+2. `_push`: one tar stream over one exec channel to the same script, which deletes the files an
+   earlier sync wrote that are no longer tracked, writes each changed file atomically, and records
+   the new manifest and `<code_path>/.podreconcile-revision`.
+
+Files on the pod that no sync wrote (checkpoints, outputs, caches) are never touched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, NamedTuple
+
+from podreconcile.core.errors import PermanentError, UserError
+from podreconcile.core.ports import PodShell
+
+MANIFEST_NAME = ".podreconcile-manifest.json"
+REVISION_NAME = ".podreconcile-revision"
+_HEAD_MEMBER = ".podreconcile-sync-head.json"
+_TAIL_MEMBER = ".podreconcile-sync-tail.json"
+_RESERVED = {MANIFEST_NAME, REVISION_NAME, _HEAD_MEMBER, _TAIL_MEMBER}
+_BLOCK = 1 << 20
+
+
+class FileEntry(NamedTuple):
+    """One synced file: what decides whether it must be sent again."""
+
+    size: int
+    sha256: str
+    executable: bool
+
+
+Manifest = dict[str, FileEntry]  # relative POSIX path -> entry
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The local code's identity: HEAD's short sha ("" before the first commit) and dirtiness."""
+
+    commit: str
+    dirty: bool  # tracked files differ from HEAD: the caller warns about uncommitted changes
+
+    def __str__(self) -> str:
+        label = self.commit or "uncommitted"
+        return f"{label}-dirty" if self.dirty and self.commit else label
+
+
+@dataclass(frozen=True)
+class RemoteManifest:
+    """The pod side, as `remote_manifest` found it."""
+
+    files: Manifest  # the paths asked about, plus those synced before, that exist now
+    synced: frozenset[str]  # paths the previous sync wrote: the only ones a sync may delete
+    revision: str | None  # content of .podreconcile-revision, None if absent
+
+
+@dataclass(frozen=True)
+class SyncDiff:
+    """What a sync would do; pure data for the planner to show."""
+
+    send: tuple[str, ...]
+    delete: tuple[str, ...]
+    bytes_to_send: int
+    unchanged: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.send and not self.delete
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    files_sent: int
+    bytes_sent: int
+    files_deleted: int
+    revision: str
+    dirty: bool
+
+
+# -- local side ------------------------------------------------------------------------------------
+
+
+def is_excluded(path: str, patterns: Iterable[str]) -> bool:
+    """Whether `path` falls under a gitignore-style pattern.
+
+    Supported: `data/` (a folder of that name anywhere), `/data/` or `a/b` (anchored at the synced
+    folder), `*.ckpt` (fnmatch per path component). Not supported: `**` and `!` negation.
+    """
+    parts = path.split("/")
+    return any(_matches(parts, pattern) for pattern in patterns)
+
+
+def _matches(parts: list[str], pattern: str) -> bool:
+    dir_only = pattern.endswith("/")
+    pat_parts = pattern.strip("/").split("/")
+    anchored = pattern.startswith("/") or len(pat_parts) > 1
+    starts = [0] if anchored else range(len(parts))
+    for i in starts:
+        end = i + len(pat_parts)
+        if end > len(parts) or (dir_only and end == len(parts)):
+            continue  # too short, or the match would be the file itself for a folder pattern
+        if all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts[i:end], pat_parts)):
+            return True
+    return False
+
+
+def tracked_files(repo_dir: Path) -> list[str]:
+    """Paths git tracks under `repo_dir`, relative to it (tracked but deleted ones included)."""
+    out = _git(repo_dir, "ls-files", "-z").stdout
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
+def local_manifest(repo_dir: Path, exclude: Iterable[str] = ()) -> Manifest:
+    """Tracked files as they are in the working tree, minus `exclude`.
+
+    Deleted tracked files, symlinks and submodules are left out.
+    """
+    exclude = list(exclude)
+    manifest: Manifest = {}
+    for rel in tracked_files(repo_dir):
+        if rel in _RESERVED or is_excluded(rel, exclude):
+            continue
+        path = Path(repo_dir, rel)
+        if path.is_file() and not path.is_symlink():
+            manifest[rel] = _hash_file(path)
+    return manifest
+
+
+def revision(repo_dir: Path) -> Revision:
+    """HEAD's short sha and whether tracked files under `repo_dir` differ from it."""
+    head = _git(repo_dir, "rev-parse", "--short", "HEAD", check=False)
+    if head.returncode != 0:
+        return Revision("", dirty=True)
+    status = _git(repo_dir, "status", "--porcelain", "--untracked-files=no", "--", ".")
+    return Revision(head.stdout.decode().strip(), dirty=bool(status.stdout.strip()))
+
+
+def _hash_file(path: Path) -> FileEntry:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        executable = bool(os.fstat(f.fileno()).st_mode & 0o100)
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            digest.update(block)
+    return FileEntry(size, digest.hexdigest(), executable)
+
+
+def _git(repo_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    try:
+        done = subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True)
+    except FileNotFoundError:
+        raise UserError("git is not installed: code sync sends git-tracked files; install git") from None
+    if check and done.returncode != 0:
+        raise UserError(
+            f"{repo_dir} is not a folder inside a git repository ({_first_line(done.stderr)}): "
+            "code sync sends git-tracked files; run `git init` and `git add` there"
+        )
+    return done
+
+
+def _first_line(data: bytes) -> str:
+    return (data.decode(errors="replace").strip().splitlines() or ["git failed"])[0]
+
+
+# -- the plan --------------------------------------------------------------------------------------
+
+
+def plan_sync(
+    local: Manifest, remote: RemoteManifest, exclude: Iterable[str] = ()
+) -> SyncDiff:
+    """What to send (new or different) and what to delete (synced before, tracked no more).
+
+    Files synced before that are excluded now are left alone: they are no longer managed.
+    """
+    exclude = list(exclude)
+    send = tuple(sorted(p for p, entry in local.items() if remote.files.get(p) != entry))
+    gone = remote.synced - set(local)
+    delete = tuple(sorted(p for p in gone if p in remote.files and not is_excluded(p, exclude)))
+    return SyncDiff(
+        send=send,
+        delete=delete,
+        bytes_to_send=sum(local[p].size for p in send),
+        unchanged=len(local) - len(send),
+    )
+
+
+# -- pod side --------------------------------------------------------------------------------------
+
+
+def remote_manifest(session: PodShell, code_path: str, paths: Iterable[str]) -> RemoteManifest:
+    """One round trip: the pod's view of `paths` and of what the previous sync wrote."""
+    request = json.dumps({"paths": sorted(paths)}).encode()
+    result = session.run(
+        _script_command("manifest", code_path), stdin=request, what="reading the pod's code manifest"
+    )
+    try:
+        data = json.loads(result.stdout)
+        files = {rel: FileEntry(int(s), str(h), bool(x)) for rel, (s, h, x) in data["files"].items()}
+        return RemoteManifest(files, frozenset(data["synced"]), data["revision"])
+    except (ValueError, KeyError, TypeError):
+        raise PermanentError("the pod's code manifest could not be parsed") from None
+
+
+def sync_code(
+    session: PodShell, repo_dir: Path, code_path: str, exclude: Iterable[str] = ()
+) -> SyncResult:
+    """Make `code_path` on the pod hold the tracked files of `repo_dir`, sending only changes."""
+    exclude = list(exclude)
+    rev = revision(repo_dir)
+    local = local_manifest(repo_dir, exclude)
+    remote = remote_manifest(session, code_path, local)
+    diff = plan_sync(local, remote, exclude)
+    if diff.empty and remote.revision == str(rev):
+        return SyncResult(0, 0, 0, str(rev), rev.dirty)
+    bytes_sent = _push(session, Path(repo_dir), code_path, local, diff, str(rev))
+    return SyncResult(len(diff.send), bytes_sent, len(diff.delete), str(rev), rev.dirty)
+
+
+def _push(
+    session: PodShell, repo_dir: Path, code_path: str, local: Manifest, diff: SyncDiff, rev: str
+) -> int:
+    """Second round trip: the tar stream of changed files, deletions, manifest and revision.
+
+    The stream is produced while it is sent, so memory stays small and packing overlaps the upload.
+    """
+    packer = _Packer(repo_dir, diff, local, rev)
+    session.run(_script_command("apply", code_path), stdin=_coalesce(packer.chunks()), what="code sync")
+    return packer.bytes_sent
+
+
+class _Packer:
+    """Writes the tar stream: head (deletions), changed files, tail (final manifest, revision).
+
+    Files are hashed again as they are packed, so the manifest stored on the pod describes exactly
+    the bytes sent even if a file was edited since `local_manifest` ran.
+    """
+
+    def __init__(self, repo_dir: Path, diff: SyncDiff, local: Manifest, rev: str) -> None:
+        self._repo_dir = repo_dir
+        self._diff = diff
+        self._manifest = dict(local)
+        self._rev = rev
+        self.bytes_sent = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        head = {"delete": list(self._diff.delete), "send": list(self._diff.send)}
+        yield from _json_member(_HEAD_MEMBER, head)
+        for rel in self._diff.send:
+            yield from self._file_member(rel)
+        manifest = {rel: list(entry) for rel, entry in self._manifest.items()}
+        yield from _json_member(_TAIL_MEMBER, {"manifest": manifest, "revision": self._rev})
+        yield b"\0" * (2 * tarfile.BLOCKSIZE)  # end of archive
+
+    def _file_member(self, rel: str) -> Iterator[bytes]:
+        try:
+            f = open(self._repo_dir / rel, "rb")
+        except OSError:
+            raise _changed_meanwhile(rel) from None
+        with f:
+            st = os.fstat(f.fileno())
+            mode = 0o755 if st.st_mode & 0o100 else 0o644
+            yield _header(rel, st.st_size, mode, int(st.st_mtime))
+            digest = hashlib.sha256()
+            for block in _exactly(f, st.st_size, rel):
+                digest.update(block)
+                yield block
+        yield _padding(st.st_size)
+        self._manifest[rel] = FileEntry(st.st_size, digest.hexdigest(), mode == 0o755)
+        self.bytes_sent += st.st_size
+
+
+def _exactly(f: BinaryIO, size: int, rel: str) -> Iterator[bytes]:
+    """`size` bytes in blocks: the tar header promised that many (a file that grew is cut)."""
+    while size:
+        block = f.read(min(_BLOCK, size))
+        if not block:
+            raise _changed_meanwhile(rel)
+        size -= len(block)
+        yield block
+
+
+def _changed_meanwhile(rel: str) -> UserError:
+    return UserError(f"{rel} changed while being synced: run the command again")
+
+
+def _json_member(name: str, value: object) -> Iterator[bytes]:
+    data = json.dumps(value).encode()
+    yield _header(name, len(data), 0o644, 0)
+    yield data + _padding(len(data))
+
+
+def _header(name: str, size: int, mode: int, mtime: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, mode, mtime
+    return info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
+
+
+def _padding(size: int) -> bytes:
+    return b"\0" * (-size % tarfile.BLOCKSIZE)
+
+
+def _coalesce(chunks: Iterable[bytes], size: int = _BLOCK) -> Iterator[bytes]:
+    """Join small pieces (headers, small files) into larger writes: fewer SSH packets."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def _script_command(mode: str, code_path: str) -> str:
+    script = resources.files("podreconcile.remote").joinpath("codesync_pod.py").read_text()
+    return f"python3 -c {shlex.quote(script)} {mode} {shlex.quote(code_path)}"
+
+
+# Runs on the pod under whatever python3 the image has (3.8+), so stdlib only.
+

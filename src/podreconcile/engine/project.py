@@ -1,0 +1,96 @@
+"""A loaded project: spec, settings, training config, and the derived names every command uses."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from podreconcile.core.desired import Desired
+from podreconcile.core.errors import UserError
+from podreconcile.core.spec import (
+    Settings,
+    Spec,
+    TrainingConfig,
+    immutable_fields,
+    load_settings,
+    load_spec,
+    read_training_config,
+)
+from podreconcile.engine.state_file import StateFile
+
+
+@dataclass(frozen=True)
+class Project:
+    dir: Path
+    spec_path: Path
+    spec: Spec
+    settings: Settings
+    training: TrainingConfig
+
+    @property
+    def run_name(self) -> str:
+        return self.training.run_name
+
+    @property
+    def mount(self) -> str:
+        return self.spec.pod.volume_mount_path
+
+    @property
+    def output_dir(self) -> str:
+        """The run's output folder on the pod, absolute."""
+        return posixpath.join(self.spec.code.path, self.training.output_dir)
+
+    @property
+    def state_file(self) -> StateFile:
+        return StateFile(self.dir)
+
+    def desired(self) -> Desired:
+        config = {k: v for k, v in immutable_fields(self.spec).items() if k != "gpu_types"}
+        return Desired(
+            pod_name=self.spec.pod_name,
+            run_name=self.run_name,
+            gpu_types=tuple(self.spec.pod.gpu_types),
+            pod_config=config,
+            has_network_volume=bool(self.spec.pod.network_volume),
+            stop_pod_when_done=self.spec.run.stop_pod_when_done,
+            has_data=bool(self.spec.data),
+            max_runtime_s=self.spec.run.max_runtime,
+        )
+
+    def ssh_key(self) -> Path:
+        path = self.settings.ssh_key_path
+        if path is None:
+            raise UserError("SSH_KEY_PATH is not set; put the path of your private SSH key in .runpod.env "
+                            "(make one with: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519).")
+        if not path.is_file():
+            raise UserError(f"SSH_KEY_PATH={path} does not exist; create it with `ssh-keygen -t ed25519 -f {path}` "
+                            "or point SSH_KEY_PATH at your key in .runpod.env.")
+        pub = path.with_name(path.name + ".pub")
+        if not pub.is_file():
+            raise UserError(f"{pub} is missing; new pods get this public key. Recreate it with "
+                            f"`ssh-keygen -y -f {path} > {pub}`.")
+        return path
+
+    def public_key(self) -> str:
+        key = self.ssh_key()
+        return key.with_name(key.name + ".pub").read_text().strip()
+
+
+def load_project(spec_file: Path | None, environ=None) -> Project:
+    spec_path = (spec_file or Path("podspec.yaml")).absolute()
+    if not spec_path.is_file():
+        raise UserError(f"{spec_file or 'podspec.yaml'} not found; run `podreconcile init` to write one, or pass -f SPEC.")
+    project_dir = spec_path.parent
+    settings = load_settings(project_dir, os.environ if environ is None else environ)
+    spec = load_spec(_relative(spec_path), settings)
+    return Project(project_dir, spec_path, spec, settings, read_training_config(spec, project_dir))
+
+
+def _relative(path: Path) -> Path:
+    """The spec path as the user would write it, so errors read `podspec.yaml:12:3`."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
