@@ -7,6 +7,7 @@ every port is a free one, so the suite can run twice in a row and side by side.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,11 @@ settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True
                                                  HealthCheck.filter_too_much])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# A shell without job control starts background commands with SIGINT ignored, and an ignored signal
+# stays ignored across exec: the commands the tests interrupt with Ctrl+C would never see it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 BOOT_DELAY = 0.4
 
