@@ -82,7 +82,8 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
     """Observe, plan, and price what the plan would rent (one more API call, only when it rents)."""
     state = project.state_file.read()
     provider = wiring.provider(project)
-    obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id)
+    obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id,
+                  adopt_pod_id=options.adopt_pod_id)
     desired = project.desired()
     result = make_plan(desired, state, obs, options)
     prices = {}
@@ -151,7 +152,7 @@ def apply_command(
     project = load_project(spec or (Path(stored.spec_path) if stored else None))
     project.ssh_key()
     states = project.state_file
-    states.lock("apply", lock_seconds(lock_timeout))
+    states.lock("apply", lock_seconds(lock_timeout), on_wait=Progress().step)
     conn = wiring.connection(project, True)
     progress = Progress()
     try:

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _locked(project: Project, command: str, lock_timeout: str | None):
-    project.state_file.lock(command, lock_seconds(lock_timeout))
+    project.state_file.lock(command, lock_seconds(lock_timeout), on_wait=Progress().step)
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from dataclasses import asdict
+from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,22 +67,26 @@ class StateFile:
     def locked(self) -> bool:
         return self._lock_fd is not None
 
-    def lock(self, command: str, timeout: float = 0) -> None:
-        """Take this spec's lock, waiting up to `timeout` seconds; else fail naming who holds it."""
+    def lock(self, command: str, timeout: float = 0, on_wait: Callable[[str], None] = lambda _: None) -> None:
+        """Take this spec's lock, waiting up to `timeout` seconds (saying so once through `on_wait`);
+        else fail naming who holds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + timeout
+        deadline, told = time.monotonic() + timeout, False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                holder = _holder(fd)
                 if time.monotonic() >= deadline:
-                    holder = os.read(fd, 4096).decode(errors="replace").strip() or "another podreconcile process"
                     os.close(fd)
                     waited = f"; waited {timeout:g} s" if timeout else ""
                     raise UserError(f"Another podreconcile command holds the lock of {self.name} ({holder}){waited}; "
                                     "wait for it to finish, or pass --lock-timeout (e.g. 5m) to wait.") from None
+                if not told:
+                    on_wait(f"waiting up to {timeout:g} s for the lock of {self.name}, held by {holder}")
+                    told = True
                 time.sleep(LOCK_POLL_S)
         os.ftruncate(fd, 0)
         since = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -100,6 +105,10 @@ class StateFile:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another podreconcile process"
 
 
 def now() -> str:
