@@ -26,7 +26,8 @@ class Ownership:
     adopt: bool = False  # it is not in the state file yet: plan adopts it first
     strays: tuple[PodFacts, ...] = ()  # other live pods named podreconcile-<name>
     foreign: PodFacts | None = None  # would be ours, but its name says otherwise: needs `apply --adopt`
-    why_foreign: str = ""  # how the foreign pod came to be considered ("named by POD_ID in .runpod.env")
+    why_foreign: str = ""  # how the foreign pod came to be considered ("POD_ID=... in .runpod.env")
+    expected_name: str = ""  # the name a pod of ours bears
     missing_adopt: str | None = None  # `--adopt POD_ID` named no live pod
     note: str | None = None  # a legacy POD_ID that is not used, and why
 
@@ -38,7 +39,7 @@ class Ownership:
                     "check the id with `podreconcile sandbox status` or the RunPod console.")
         if self.foreign is not None:
             pod = self.foreign
-            return (f"Pod {pod.id} ({self.why_foreign}) is named {pod.name!r}, not as this spec's pod; podreconcile "
+            return (f"Pod {pod.id} ({self.why_foreign}) is named {pod.name!r}, not {self.expected_name}; podreconcile "
                     f"acts on it only once you adopt it: `podreconcile apply --adopt {pod.id}`.")
         return None
 
@@ -62,7 +63,8 @@ def identify_pod(pod_name: str, state: State, pods, legacy_pod_id: str | None = 
     if len(named) > 1:
         return Ownership(strays=tuple(named))
     if legacy_pod_id in by_id and state.pod_id is None:
-        return Ownership(foreign=by_id[legacy_pod_id], why_foreign=f"POD_ID={legacy_pod_id} in .runpod.env")
+        return Ownership(foreign=by_id[legacy_pod_id], why_foreign=f"POD_ID={legacy_pod_id} in .runpod.env",
+                         expected_name=pod_name)
     if legacy_pod_id in by_id:
         # product.md: POD_ID is only a bridge from the shell scripts, used while no state file exists.
         return Ownership(note=f"POD_ID={legacy_pod_id} in .runpod.env is not used: the state file names pod "
@@ -76,4 +78,5 @@ def _state_pod(pod_name: str, state: State, pod: PodFacts, named: list[PodFacts]
     if pod.name in (pod_name, state.pod_name):
         return Ownership(pod, strays=strays)
     recorded = state.pod_name or pod_name
-    return Ownership(foreign=pod, strays=strays, why_foreign=f"the state file's pod, renamed from {recorded!r}")
+    return Ownership(foreign=pod, strays=strays, why_foreign=f"the state file's pod, renamed from {recorded!r}",
+                     expected_name=recorded)
