@@ -66,6 +66,10 @@ def test_two_specs_in_one_folder_each_keep_their_own_pod(project):
     assert json.loads(project.cli("plan", "--json").stdout)["actions"] == []
     assert json.loads(project.cli("plan", "--json", *alt).stdout)["actions"] == []
     assert project.cli("logs", "--tail", "1", *alt).returncode == 0
+    again = project.cli("apply", "--yes", "--detach")
+    assert again.returncode == 0 and "nothing to do" in again.stdout and project.pod()["id"] == ours
+    synced = project.cli("sync-data", *alt)
+    assert synced.returncode == 0 and "nothing to upload" in synced.stderr, synced.stderr
 
     stopped = project.cli("stop", *alt)
     assert stopped.returncode == 0 and f"Stopped pod {theirs}" in stopped.stdout

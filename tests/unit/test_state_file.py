@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from podreconcile.cli.commands import lock_seconds
 from podreconcile.core.errors import UserError
 from podreconcile.core.state import State
 from podreconcile.engine.state_file import StateFile
@@ -76,3 +77,9 @@ def test_the_lock_fails_at_once_naming_the_holder_or_waits_for_it(tmp_path) -> N
         waiting.unlock()
     finally:
         holder.join(30)
+
+
+def test_lock_timeout_is_a_duration_and_zero_by_default() -> None:
+    assert [lock_seconds(t) for t in (None, "0", "0s", "30s", "5m", "1h30m")] == [0, 0, 0, 30, 300, 5400]
+    with pytest.raises(UserError, match="--lock-timeout: expected a duration like"):
+        lock_seconds("soon")
