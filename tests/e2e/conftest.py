@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from podreconcile.sandbox import daemon
 
@@ -135,7 +136,7 @@ class UserProject:
 def _is_spec(path: Path) -> bool:
     try:
         tree = YAML(typ="safe").load(path.read_text())
-    except Exception:
+    except (OSError, YAMLError):
         return False
     return isinstance(tree, dict) and "name" in tree and "pod" in tree
 

@@ -211,7 +211,7 @@ def test_stop_succeeds_while_apply_follows_the_log(project):
         stopped = project.cli("stop")
         assert stopped.returncode == 0, stopped.stderr
         wait_until(lambda: desired_status(project, pod_id) == "EXITED", timeout=60)
-        out, err = apply.communicate(timeout=120)
+        _, err = apply.communicate(timeout=120)
         assert apply.returncode == 0, err
         assert "the pod stopped before the attempt's last line arrived" in err
     finally:

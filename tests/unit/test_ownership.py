@@ -12,7 +12,12 @@ from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Kind
-from podreconcile.core.pod_commands import destroy_plan, stop_after_visit, stop_plan, visit_plan
+from podreconcile.core.pod_commands import (
+    destroy_plan,
+    stop_after_visit,
+    stop_plan,
+    visit_plan,
+)
 from podreconcile.core.state import State
 
 OURS = "podreconcile-demo"

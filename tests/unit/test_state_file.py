@@ -48,6 +48,14 @@ def test_a_shared_file_naming_no_pod_is_left_alone(tmp_path) -> None:
     assert (tmp_path / ".podreconcile" / "state.json").exists()
 
 
+def test_a_symlinked_shared_file_is_not_moved(tmp_path) -> None:
+    (tmp_path / "elsewhere.json").write_text(json.dumps({"pod_id": "p1", "pod_name": "podreconcile-one"}))
+    (tmp_path / ".podreconcile").mkdir()
+    (tmp_path / ".podreconcile" / "state.json").symlink_to(tmp_path / "elsewhere.json")
+    assert StateFile(tmp_path, "one").read() == State()
+    assert (tmp_path / ".podreconcile" / "state.json").is_symlink()
+
+
 def test_an_existing_per_spec_file_is_never_overwritten(tmp_path) -> None:
     StateFile(tmp_path, "one").write(State(pod_id="new", pod_name="podreconcile-one"))
     old_state(tmp_path, pod_id="old", pod_name="podreconcile-one")

@@ -15,7 +15,12 @@ from pathlib import Path
 import typer
 
 from podreconcile.cli import wiring
-from podreconcile.cli.commands import LockTimeoutOption, SpecOption, _print_line, lock_seconds
+from podreconcile.cli.commands import (
+    LockTimeoutOption,
+    SpecOption,
+    _print_line,
+    lock_seconds,
+)
 from podreconcile.cli.render import Progress
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError

@@ -17,13 +17,25 @@ from podreconcile.core.ownership import Ownership, identify_pod
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options
 from podreconcile.core.planner import plan as make_plan
-from podreconcile.core.pod_commands import destroy_plan, our_pod, stop_after_visit, stop_plan, visit_plan
+from podreconcile.core.pod_commands import (
+    destroy_plan,
+    our_pod,
+    stop_after_visit,
+    stop_plan,
+    visit_plan,
+)
 from podreconcile.core.ports import PodShell, Provider
 from podreconcile.core.state import State
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.apply import Applier, Reporter
 from podreconcile.engine.follow import Ending, follow
-from podreconcile.engine.observe import Connection, data_diff, observe, paths, wait_for_ssh_port
+from podreconcile.engine.observe import (
+    Connection,
+    data_diff,
+    observe,
+    paths,
+    wait_for_ssh_port,
+)
 from podreconcile.engine.project import Project
 
 

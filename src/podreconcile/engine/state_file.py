@@ -13,9 +13,9 @@ import json
 import os
 import time
 from dataclasses import asdict
-from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.state import FORMAT, State, parse_state

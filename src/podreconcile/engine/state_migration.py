@@ -20,9 +20,9 @@ SHARED = "state.json"
 def migrate_shared_state(root: Path, name: str, target: Path) -> bool:
     """Move `root/state.json` to `target` if it belongs to spec `name`; True when it was moved."""
     shared = root / SHARED
-    if not _belongs_to(shared, name):
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if shared.is_symlink() or not _belongs_to(shared, name):
+        return False  # a symlink is not a state file podreconcile wrote: never followed, never moved
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.link(shared, target)
     except FileExistsError:
