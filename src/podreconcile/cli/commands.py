@@ -34,7 +34,7 @@ from podreconcile.engine.state_file import now
 SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
 LockTimeoutOption = typer.Option(
     None, "--lock-timeout", metavar="DURATION",
-    help="Wait up to this long (e.g. 30s, 5m) for another command to release the lock [default: 0, fail at once].")
+    help="Wait up to this long (e.g. 30s, 5m) for another command to release the lock; default 0: fail at once naming it.")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import typer
@@ -86,13 +86,10 @@ def logs_command(
         if ending.exit_code not in (None, 0):
             raise typer.Exit(3)
         return
-    if not start:
+    # Reading takes no lock; starting and stopping the pod for it does.
+    with _locked(project, "logs --start", lock_timeout) if start else nullcontext():
         sys.stdout.write(day2.read_log(project, provider, conn, Progress(), tail=tail, all_attempts=all_attempts,
-                                       start=False))
-        return
-    with _locked(project, "logs --start", lock_timeout):
-        sys.stdout.write(day2.read_log(project, provider, conn, Progress(), tail=tail, all_attempts=all_attempts,
-                                       start=True))
+                                       start=start))
 
 
 def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption) -> None:
