@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from podreconcile.sandbox import daemon
 
@@ -70,20 +71,36 @@ class UserProject:
 
     # ---- reality ----
 
-    @property
-    def state(self) -> dict:
-        path = self.root / ".podreconcile" / "state.json"
+    def state_path(self, spec: str = "podspec.yaml") -> Path:
+        """The spec's state file: `.podreconcile/<name>/state.json`."""
+        return self.root / ".podreconcile" / self.spec_name(spec) / "state.json"
+
+    def read_state(self, spec: str = "podspec.yaml") -> dict:
+        path = self.state_path(spec)
         return json.loads(path.read_text()) if path.exists() else {}
 
     @property
-    def name(self) -> str:
-        return YAML(typ="safe").load((self.root / "podspec.yaml").read_text())["name"]
+    def state(self) -> dict:
+        return self.read_state()
 
-    def pods(self) -> list[dict]:
-        """Live pods named after this project's spec."""
+    def spec_name(self, spec: str = "podspec.yaml") -> str:
+        return YAML(typ="safe").load((self.root / spec).read_text())["name"]
+
+    @property
+    def name(self) -> str:
+        return self.spec_name()
+
+    def all_pods(self) -> list[dict]:
+        """Every live pod of the sandbox account, whatever its name."""
         query = f"{{ myself {{ pods {{ {POD_FIELDS} }} }} }}"
-        pods = daemon.graphql(self.sandbox.running, query)["myself"]["pods"]
-        return [p for p in pods if p["name"] == f"podreconcile-{self.name}"]
+        return daemon.graphql(self.sandbox.running, query)["myself"]["pods"]
+
+    def pods(self, spec: str = "podspec.yaml") -> list[dict]:
+        """Live pods named after this project's spec (or another spec file of the folder)."""
+        return [p for p in self.all_pods() if p["name"] == f"podreconcile-{self.spec_name(spec)}"]
+
+    def pod_by_id(self, pod_id: str) -> dict | None:
+        return next((p for p in self.all_pods() if p["id"] == pod_id), None)
 
     def pod(self) -> dict:
         (pod,) = self.pods()
@@ -108,8 +125,20 @@ class UserProject:
         return self.volume() / "tiny" / "outputs" / "tiny_run"
 
     def destroy(self) -> None:
-        for pod in self.pods():
-            daemon.graphql(self.sandbox.running, f'mutation {{ podTerminate(input: {{podId: "{pod["id"]}"}}) }}')
+        """Terminate the pods of every spec in the folder, and those their state files name (renamed ones)."""
+        names = {f"podreconcile-{self.spec_name(spec.name)}" for spec in self.root.glob("*.yaml") if _is_spec(spec)}
+        recorded = {json.loads(p.read_text()).get("pod_id") for p in self.root.glob(".podreconcile/*/state.json")}
+        for pod in self.all_pods():
+            if pod["name"] in names or pod["id"] in recorded:
+                daemon.graphql(self.sandbox.running, f'mutation {{ podTerminate(input: {{podId: "{pod["id"]}"}}) }}')
+
+
+def _is_spec(path: Path) -> bool:
+    try:
+        tree = YAML(typ="safe").load(path.read_text())
+    except (OSError, YAMLError):
+        return False
+    return isinstance(tree, dict) and "name" in tree and "pod" in tree
 
 
 @pytest.fixture

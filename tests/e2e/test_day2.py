@@ -55,7 +55,7 @@ def test_status_logs_stop_destroy(project):
     assert project.cli("destroy").returncode == 1, "no terminal and no --yes: refused"
     destroyed = project.cli("destroy", "--yes")
     assert destroyed.returncode == 0 and f"Terminated pod {pod_id}" in destroyed.stdout
-    assert project.pods() == [] and not (project.root / ".podreconcile" / "state.json").exists()
+    assert project.pods() == [] and not project.state_path().exists()
     gone = project.cli("stop")
     assert gone.returncode == 1 and "apply` creates it" in gone.stderr
 
@@ -75,7 +75,7 @@ def test_sync_data_leaves_the_pod_as_it_found_it(project):
     (project.root / "data" / "tiny.txt").write_text("new data\n" * 10)
     result = project.cli("sync-data")
     assert result.returncode == 0, result.stderr
-    assert "uploading 1 of 1 file(s)" in result.stderr and "stopped pod" in result.stderr
+    assert "uploading 1 of 1 file(s)" in result.stderr and "stop pod: leaving the pod stopped" in result.stderr
     assert project.pod()["desiredStatus"] == "EXITED"
     assert (project.volume() / "data" / "tiny.txt").read_text() == "new data\n" * 10
     again = project.cli("sync-data")

@@ -97,12 +97,12 @@ def test_the_api_key_never_appears(project, sandbox, sdk):
     assert result.returncode == 1
     outputs += [result.stdout, result.stderr]
     sandbox.cli("fault", "podFindAndDeployOnDemand", "--times", "2", "--error", "no-capacity")
-    (project.root / ".podreconcile" / "state.json").unlink()
+    project.state_path().unlink()
     project.destroy()
     failed = project.cli("--debug", "apply", "--yes")
     assert failed.returncode == 1 and "No capacity" in failed.stderr
     outputs += [failed.stdout, failed.stderr]
-    outputs.append((project.root / ".podreconcile" / "state.json").read_text())
+    outputs.append(project.state_path().read_text())
     for path in project.root.rglob("*"):
         if path.is_file() and ".git" not in path.parts and path.name != ".runpod.env":
             outputs.append(path.read_text(errors="replace"))

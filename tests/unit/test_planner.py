@@ -292,12 +292,26 @@ def test_alive_pod_found_by_name_is_adopted_and_left_alone() -> None:
     assert result.blocker is None
 
 
-def test_legacy_pod_id_is_adopted() -> None:
-    legacy = pod("pod-legacy", name="my-old-pod")
-    result = plan(desired(), State(), obs(legacy, run_=run(None)), Options(legacy_pod_id="pod-legacy"))
+def test_legacy_pod_id_with_our_name_is_adopted() -> None:
+    result = plan(desired(), State(), obs(pod("pod-legacy"), run_=run(None)), Options(legacy_pod_id="pod-legacy"))
     assert result.kinds() == [AD, SY, L]
     assert result.actions[0].pod_id == "pod-legacy"
-    assert "POD_ID" in result.actions[0].reason
+
+
+def test_legacy_pod_id_with_another_name_is_proposed_for_explicit_adoption() -> None:
+    legacy = pod("pod-legacy", name="my-old-pod")
+    result = plan(desired(), State(), obs(legacy, run_=run(None)), Options(legacy_pod_id="pod-legacy"))
+    assert result.kinds() == [] and "proposed for adoption" in result.summary
+    assert "`podreconcile apply --adopt pod-legacy`" in result.blocker and "POD_ID" in result.blocker
+    adopted = plan(desired(), State(), obs(legacy, run_=run(None)),
+                   Options(legacy_pod_id="pod-legacy", adopt_pod_id="pod-legacy"))
+    assert adopted.kinds() == [AD, SY, L] and "--adopt" in adopted.actions[0].reason
+
+
+def test_a_renamed_state_pod_is_not_acted_on_nor_replaced_by_a_new_one() -> None:
+    result = plan(desired(), state(), obs(pod(name="renamed-in-the-console", status=PodStatus.EXITED)))
+    assert result.kinds() == [] and "`podreconcile apply --adopt pod-ours`" in result.blocker
+    assert "renamed" in result.blocker
 
 
 def test_a_pod_with_our_name_wins_over_the_legacy_pod_id() -> None:

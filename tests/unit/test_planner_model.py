@@ -105,7 +105,7 @@ class World:
     # ---- queries ----
 
     def ours(self) -> ModelPod | None:
-        pod, _, _ = identify_pod(self.desired.pod_name, self.state, self.pod_facts())
+        pod = identify_pod(self.desired.pod_name, self.state, self.pod_facts()).pod
         return self.pods[pod.id] if pod else None
 
     def run_of(self, pod: ModelPod) -> ModelRun:
@@ -163,7 +163,7 @@ def observe(world: World, start_refused: bool = False) -> Observation:
     """observe.py: one API listing, then the run and the code over SSH when our pod answers."""
     pods = world.pod_facts()
     local = CodeFacts(revision=f"rev{world.local_rev}", dirty=False)
-    facts, _, _ = identify_pod(world.desired.pod_name, world.state, pods)
+    facts = identify_pod(world.desired.pod_name, world.state, pods).pod
     if facts is None or facts.status is not PodStatus.RUNNING or facts.ssh is None:
         return Observation(pods=pods, code=local, start_refused=start_refused)
     run = world.run_of(world.pods[facts.id])

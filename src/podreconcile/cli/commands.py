@@ -22,15 +22,19 @@ from podreconcile.core.errors import UserError
 from podreconcile.core.observation import Observation
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
+from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.state import LastRun, State
-from podreconcile.engine import retry, saved_plans
+from podreconcile.engine import day2, retry, saved_plans
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import Connection, observe
 from podreconcile.engine.project import Project, load_project
 from podreconcile.engine.state_file import now
 
 SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
+LockTimeoutOption = typer.Option(
+    None, "--lock-timeout", metavar="DURATION",
+    help="Wait up to this long (e.g. 30s, 5m) for another command to release the lock; default 0: fail at once naming it.")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
 
@@ -45,9 +49,17 @@ def register(app: typer.Typer) -> None:
     schema.register(app)
 
 
-def _options(project: Project, force_restart: bool) -> Options:
-    legacy = project.settings.pod_id if project.state_file.read().pod_id is None else None
-    return Options(force_restart=force_restart, legacy_pod_id=legacy)
+def _options(project: Project, force_restart: bool, adopt_pod_id: str | None = None) -> Options:
+    return day2.options(project, force_restart, adopt_pod_id)
+
+
+def lock_seconds(text: str | None) -> float:
+    if not text or text.strip() in ("0", "0s"):
+        return 0
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise UserError(f"--lock-timeout: {error}.") from None
 
 
 def _heading(project: Project) -> str:
@@ -70,7 +82,8 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
     """Observe, plan, and price what the plan would rent (one more API call, only when it rents)."""
     state = project.state_file.read()
     provider = wiring.provider(project)
-    obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id)
+    obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id,
+                  adopt_pod_id=options.adopt_pod_id)
     desired = project.desired()
     result = make_plan(desired, state, obs, options)
     prices = {}
@@ -123,6 +136,9 @@ def apply_command(
     force_restart: bool = typer.Option(False, "--force-restart", help="Start training afresh, ignoring checkpoints."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
     detach: bool = typer.Option(False, "--detach", help="Return once training has started instead of following its log."),
+    adopt: str = typer.Option(None, "--adopt", metavar="POD_ID",
+                              help="Adopt this pod as the spec's pod, whatever its name (a legacy POD_ID, a renamed pod)."),
+    lock_timeout: str = LockTimeoutOption,
 ) -> None:
     """Make the pod and the run match the spec, then follow the training log (Ctrl+C detaches).
 
@@ -131,14 +147,16 @@ def apply_command(
     from podreconcile.engine.apply import Applier
 
     stored = saved_plans.load(plan_file) if plan_file else None
+    if stored and adopt:
+        raise UserError("--adopt cannot change a saved plan; run `podreconcile apply --adopt POD_ID` without the plan file.")
     project = load_project(spec or (Path(stored.spec_path) if stored else None))
     project.ssh_key()
     states = project.state_file
-    states.lock("apply")
+    states.lock("apply", lock_seconds(lock_timeout), on_wait=Progress().step)
     conn = wiring.connection(project, True)
     progress = Progress()
     try:
-        options = _options(project, force_restart or bool(stored and stored.force_restart))
+        options = _options(project, force_restart or bool(stored and stored.force_restart), adopt)
         planned = compute_plan(project, conn, options)
         reviewed = _still_valid(stored, plan_file, project, planned) if stored else planned.plan
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
@@ -154,6 +172,9 @@ def apply_command(
             if alive:
                 progress.step("detached; training goes on. Follow it with: podreconcile logs --follow")
             return
+        # From here apply only reads: `stop`, `destroy` or another apply must not wait for the follower.
+        states.unlock()
+        conn.persist = False
         code = _follow(project, applier, progress)
     finally:
         conn.close()
@@ -191,13 +212,23 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
         progress.step(f"the pod stopped before the attempt's last line arrived ({ending.pod_status}); "
                       "`podreconcile plan` shows what happened, `apply` resumes")
         return None
-    state = "succeeded" if ending.exit_code == 0 else "failed"
-    project.state_file.write(project.state_file.read().with_(
-        last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
+    _remember_outcome(project, ending)
     verdict = "succeeded" if ending.exit_code == 0 else f"failed with exit code {ending.exit_code}"
     stops = " The pod stops itself." if project.spec.run.stop_pod_when_done else ""
     progress.step(f"training {verdict}.{stops}")
     return ending.exit_code
+
+
+def _remember_outcome(project: Project, ending) -> None:
+    """Record how the run ended, if no other command holds the lock now (the next observe records it anyway)."""
+    states = project.state_file
+    if not states.try_lock("apply (recording the run's outcome)"):
+        return
+    try:
+        state = "succeeded" if ending.exit_code == 0 else "failed"
+        states.write(states.read().with_(last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
+    finally:
+        states.unlock()
 
 
 def _print_line(line: str) -> None:

@@ -1,33 +1,30 @@
-"""The everyday commands around apply: status, logs, stop, destroy, sync-data, tensorboard."""
+"""The everyday commands around apply: status, logs, stop, destroy, sync-data, tensorboard.
+
+Options and rendering only; what they do is in `engine.day2`. Reading commands (status, logs,
+tensorboard) take no lock; those that start, stop or terminate the pod do (`--lock-timeout`).
+"""
 
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import typer
 
 from podreconcile.cli import wiring
-from podreconcile.cli.commands import SpecOption, _options, _print_line
+from podreconcile.cli.commands import (
+    LockTimeoutOption,
+    SpecOption,
+    _print_line,
+    lock_seconds,
+)
 from podreconcile.cli.render import Progress
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
-from podreconcile.core.observation import PodFacts, PodStatus
-from podreconcile.core.ownership import identify_pod
-from podreconcile.core.planner import plan as make_plan
-from podreconcile.engine import datasync, pod_steps, retry
-from podreconcile.engine.follow import follow
-from podreconcile.engine.observe import (
-    Connection,
-    data_diff,
-    observe,
-    paths,
-    wait_for_ssh_port,
-)
+from podreconcile.engine import day2
 from podreconcile.engine.project import Project, load_project
 
 
@@ -40,23 +37,13 @@ def register(app: typer.Typer) -> None:
     app.command("tensorboard")(tensorboard_command)
 
 
-def our_pod(project: Project, required: bool = True) -> PodFacts | None:
-    """The project's pod as RunPod reports it (state file, then name, then legacy POD_ID)."""
-    state = project.state_file.read()
-    pods = retry.call(wiring.provider(project).list_pods)
-    pod, _, _ = identify_pod(project.spec.pod_name, state, pods, project.settings.pod_id)
-    if pod is None and required:
-        raise UserError(f"No pod exists for {project.spec.pod_name}; `podreconcile apply` creates it.")
-    return pod
-
-
 @contextmanager
-def _session(project: Project, pod: PodFacts, conn: Connection):
+def _locked(project: Project, command: str, lock_timeout: str | None):
+    project.state_file.lock(command, lock_seconds(lock_timeout), on_wait=Progress().step)
     try:
-        live = wait_for_ssh_port(wiring.provider(project), pod.id, on_wait=Progress().waiting)
-        yield conn.session(live)
+        yield
     finally:
-        conn.close()
+        project.state_file.unlock()
 
 
 def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -67,13 +54,10 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
     project = load_project(spec)
     conn = wiring.connection(project, False)
     try:
-        options = _options(project, False)
-        state = project.state_file.read()
-        obs = observe(project, wiring.provider(project), state, conn, legacy_pod_id=options.legacy_pod_id)
-        result = make_plan(project.desired(), state, obs, options)
+        state, obs, result, owner = day2.status(project, wiring.provider(project), conn)
     finally:
         conn.close()
-    info = status_dict(project, state, obs, result)
+    info = status_dict(project, state, obs, result, owner)
     typer.echo(json.dumps(info, indent=2) if as_json else status_text(info))
 
 
@@ -83,118 +67,85 @@ def logs_command(
     tail: int = typer.Option(None, "--tail", "-n", help="Only the last N lines."),
     all_attempts: bool = typer.Option(False, "--all", help="Every attempt (train.log), not just the latest."),
     start: bool = typer.Option(False, "--start", help="Start a stopped pod to read the log, then stop it again."),
+    lock_timeout: str = LockTimeoutOption,
 ) -> None:
     """The run's log from the volume.
 
     Example: podreconcile logs --follow
     """
     project = load_project(spec)
-    pod = our_pod(project)
-    started = False
-    if pod.status is not PodStatus.RUNNING:
-        if not start:
-            raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
-                            "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
-        retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
-        started = True
     conn = wiring.connection(project, False)
-    try:
-        with _session(project, pod, conn) as session:
-            run_paths = paths(project)
-            if follow_ and not started:
-                conn_follow(project, conn, pod, tail)
-                return
-            path = run_paths.train_log if all_attempts else run_paths.current_log
-            sys.stdout.write(pod_steps.read_log(session, path, tail))
-    finally:
-        if started:
-            retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
-            Progress().step(f"stopped pod {pod.id} again")
-
-
-def conn_follow(project: Project, conn: Connection, pod: PodFacts, tail: int | None) -> None:
-    try:
-        ending = follow(project, wiring.provider(project), conn, pod.id, on_line=_print_line,
-                        on_notice=Progress().info, lines=tail or 20)
-    except KeyboardInterrupt:
+    provider = wiring.provider(project)
+    if follow_ and not start:
+        try:
+            ending = day2.follow_log(project, provider, conn, _print_line, Progress().info, tail)
+        except KeyboardInterrupt:
+            return
+        finally:
+            conn.close()
+        if ending.exit_code not in (None, 0):
+            raise typer.Exit(3)
         return
-    if ending.exit_code not in (None, 0):
-        raise typer.Exit(3)
+    # Reading takes no lock; starting and stopping the pod for it does.
+    with _locked(project, "logs --start", lock_timeout) if start else nullcontext():
+        sys.stdout.write(day2.read_log(project, provider, conn, Progress(), tail=tail, all_attempts=all_attempts,
+                                       start=start))
 
 
-def stop_command(spec: Path = SpecOption) -> None:
+def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption) -> None:
     """Stop the pod; training state stays on the volume and `apply` resumes it.
 
     Example: podreconcile stop
     """
     project = load_project(spec)
-    project.state_file.lock("stop")
-    try:
-        pod = our_pod(project)
-        if pod.status is PodStatus.EXITED:
-            typer.echo(f"Pod {pod.id} is already stopped.")
+    provider = wiring.provider(project)
+    with _locked(project, "stop", lock_timeout):
+        plan = day2.plan_stop(project, provider)
+        if not plan.actions:
+            typer.echo(plan.summary)
             return
-        retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
-        typer.echo(f"Stopped pod {pod.id}; the volume keeps code, data, checkpoints and logs. "
-                   "`podreconcile apply` starts it and resumes training.")
-    finally:
-        project.state_file.unlock()
+        conn = wiring.connection(project, False)
+        day2.execute(project, provider, conn, Progress(), plan)
+    pod_id = plan.actions[0].pod_id
+    typer.echo(f"Stopped pod {pod_id}; the volume keeps code, data, checkpoints and logs. "
+               "`podreconcile apply` starts it and resumes training.")
 
 
-def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--yes", "-y"),
+                    lock_timeout: str = LockTimeoutOption) -> None:
     """Terminate the pod and clear the state file; a network volume is kept.
 
     Example: podreconcile destroy --yes
     """
     project = load_project(spec)
-    project.state_file.lock("destroy")
-    try:
-        pod = our_pod(project)
-        volume = project.spec.pod.network_volume
-        lost = "" if volume else " Its volume disk, with the checkpoints on it, goes too."
+    provider = wiring.provider(project)
+    volume = project.spec.pod.network_volume
+    lost = "" if volume else " Its volume disk, with the checkpoints on it, goes too."
+    with _locked(project, "destroy", lock_timeout):
+        plan = day2.plan_destroy(project, provider)
+        (terminate,) = plan.actions
         if not yes:
             if not sys.stdin.isatty():
                 raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
-            if not typer.confirm(f"Terminate pod {pod.id}?{lost}", default=False):
+            if not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
                 raise UserError("Nothing was changed (destroy was not confirmed).")
-        retry.call(lambda: wiring.provider(project).terminate_pod(pod.id))
-        project.state_file.path.unlink(missing_ok=True)
-        kept = f" Network volume {volume} is kept, with its data." if volume else lost
-        typer.echo(f"Terminated pod {pod.id} and cleared the state file.{kept}")
-    finally:
-        project.state_file.unlock()
+        day2.execute(project, provider, wiring.connection(project, False), Progress(), plan)
+    kept = f" Network volume {volume} is kept, with its data." if volume else lost
+    typer.echo(f"Terminated pod {terminate.pod_id} and cleared the state file.{kept}")
 
 
-def sync_data_command(spec: Path = SpecOption) -> None:
+def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption) -> None:
     """Upload the spec's data (only what is missing or changed); leaves the pod as it found it.
 
     Example: podreconcile sync-data
     """
     project = load_project(spec)
-    if not project.spec.data:
-        raise UserError("The spec has no data entries; add them under `data:` in podspec.yaml.")
-    project.state_file.lock("sync-data")
     progress = Progress()
-    pod = our_pod(project)
-    was_stopped = pod.status is not PodStatus.RUNNING
-    conn = wiring.connection(project, True)
-    try:
-        if was_stopped:
-            progress.step(f"starting pod {pod.id} for the upload")
-            retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
-        with _session(project, pod, conn) as session:
-            diff = data_diff(project, session)
-            if not diff.send:
-                progress.step(f"nothing to upload: the volume holds all {diff.files_total} data file(s)")
-                return
-            progress.step(f"uploading {len(diff.send)} of {diff.files_total} file(s), {diff.bytes_to_send} bytes")
-            result = datasync.upload(session, diff, key_path=project.ssh_key(), progress=progress.transfer)
-            progress.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes in {result.seconds:.1f} s ({result.method})")
-    finally:
-        if was_stopped:
-            retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
-            progress.step(f"stopped pod {pod.id} again")
-        project.state_file.unlock()
+    with _locked(project, "sync-data", lock_timeout):
+        result = day2.sync_data(project, wiring.provider(project), wiring.connection(project, True), progress)
+    if result is not None:
+        progress.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes in {result.seconds:.1f} s "
+                      f"({result.method})")
 
 
 def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, "--port", help="Local port.")) -> None:
@@ -203,36 +154,11 @@ def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, 
     Example: podreconcile tensorboard --port 6007
     """
     project = load_project(spec)
-    pod = our_pod(project)
-    if pod.status is not PodStatus.RUNNING:
-        raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
     conn = wiring.connection(project, False)
-    with _session(project, pod, conn) as session:
-        remote_port = project.spec.tensorboard.port
-        started = session.run(_tensorboard_command(project), what="starting TensorBoard", timeout=30, check=False)
-        if started.exit_code == 127:
-            raise UserError("TensorBoard is not installed on the pod; add `tensorboard` to the requirements that "
-                            "run.setup installs (or install it in run.venv), then try again.")
-        forwarder = session.forward_local(port, "127.0.0.1", remote_port)
+    with day2.tensorboard(project, wiring.provider(project), conn, Progress(), port) as (session, forwarder):
         typer.echo(f"TensorBoard: http://127.0.0.1:{forwarder.local_port}/  (Ctrl+C closes the tunnel; TensorBoard keeps running)")
         try:
             while session.is_alive():
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
-        forwarder.close()
-
-
-def _tensorboard_command(project: Project) -> str:
-    spec, q = project.spec, shlex.quote
-    logdir = spec.tensorboard.logdir.format(run_name=project.run_name)
-    full = logdir if logdir.startswith("/") else f"{spec.code.path.rstrip('/')}/{logdir}"
-    binary = f"{spec.run.venv.rstrip('/')}/bin/tensorboard" if spec.run.venv else "tensorboard"
-    serve = f"{q(binary)} --logdir {q(full)} --host 127.0.0.1 --port {int(spec.tensorboard.port)}"
-    return (f"command -v {q(binary)} >/dev/null || exit 127; mkdir -p {q(full)} && "
-            f"{{ tmux has-session -t tb 2>/dev/null || tmux new-session -d -s tb {q(serve)}; }}")
-
-
-def _bid(project: Project) -> float | None:
-    pod = project.spec.pod
-    return pod.bid_per_gpu if pod.interruptible else None

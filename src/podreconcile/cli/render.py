@@ -20,12 +20,13 @@ SYMBOLS = {
     Kind.UPLOAD_DATA: "~",
     Kind.LAUNCH_RUN: ">",
     Kind.STOP_POD: "v",
+    Kind.TERMINATE_POD: "-",
 }
-COLOURS = {"+": "32", "=": "36", "^": "32", "-/+": "35", "~": "33", ">": "34", "v": "31"}
+COLOURS = {"+": "32", "=": "36", "^": "32", "-/+": "35", "~": "33", ">": "34", "v": "31", "-": "31"}
 VERBS = {
     Kind.ADOPT_POD: "to adopt", Kind.CREATE_POD: "to create", Kind.START_POD: "to start",
     Kind.REPLACE_POD: "to replace", Kind.SYNC_CODE: "to sync", Kind.UPLOAD_DATA: "to upload",
-    Kind.LAUNCH_RUN: "to launch", Kind.STOP_POD: "to stop",
+    Kind.LAUNCH_RUN: "to launch", Kind.STOP_POD: "to stop", Kind.TERMINATE_POD: "to terminate",
 }
 UNKNOWN = "(known after apply)"
 

@@ -91,6 +91,13 @@ def preempt(pod_id: str, home: Path = HomeOption) -> None:
 
 
 @app.command()
+def rename(pod_id: str, name: str, home: Path = HomeOption) -> None:
+    """Rename a pod, as RunPod's console can (the pod keeps running)."""
+    result = daemon.admin(_running(home), "rename", {"pod_id": pod_id, "name": name})
+    typer.echo(f"Pod {pod_id} is now named {result['name']}.")
+
+
+@app.command()
 def fault(
     operation: str,
     times: int = typer.Option(1, "--times", help="How many of the next calls fail."),

@@ -6,17 +6,22 @@ import json
 
 from podreconcile.cli.render import plan_json
 from podreconcile.core.observation import Observation
-from podreconcile.core.ownership import identify_pod
+from podreconcile.core.ownership import Ownership
 from podreconcile.core.plan import Plan
 from podreconcile.core.state import State
 from podreconcile.engine.project import Project
 
 
-def status_dict(project: Project, state: State, obs: Observation, plan: Plan) -> dict:
-    pod, _, _ = identify_pod(project.spec.pod_name, state, obs.pods, project.settings.pod_id)
+def status_dict(project: Project, state: State, obs: Observation, plan: Plan, owner: Ownership) -> dict:
+    pod = owner.pod or owner.foreign
+    shown = _pod(pod)
+    if shown is not None:
+        # A pod whose name is not ours is shown, never acted on: `adopt` says how to take it.
+        shown["ours"] = owner.pod is not None
+        shown["adopt"] = owner.blocker if owner.foreign else None
     return {
         "spec": project.spec.name,
-        "pod": _pod(pod),
+        "pod": shown,
         "run": _run(project, obs, state),
         "plan": json.loads(plan_json(plan)),
     }
@@ -66,6 +71,8 @@ def status_text(info: dict) -> str:
         lines.append("Pod:  none (apply creates it)")
     else:
         lines.append(f"Pod:  {pod['id']} {pod['state']}  {pod['gpu']}  ${pod['cost_per_hr']}/h")
+        if pod["adopt"]:
+            lines.append(f"      not adopted: {pod['adopt']}")
         lines.append(f"      {pod['last_status_change']}")
         if pod["ssh"]:
             lines.append(f"      {pod['ssh']}  (up {pod['uptime_seconds']} s)")

@@ -22,6 +22,7 @@ class Kind(str, Enum):
     UPLOAD_DATA = "upload_data"
     LAUNCH_RUN = "launch_run"
     STOP_POD = "stop_pod"
+    TERMINATE_POD = "terminate_pod"  # `destroy`: the pod and its volume disk go; a network volume stays
 
 
 class LaunchMode(str, Enum):

@@ -2,9 +2,9 @@
 
 No I/O, no clock, no logging. The decision ladder, rung by rung:
 
-1. Which pod is ours: the state's pod if it still exists; else one named `podreconcile-<name>`
-   (adopted, never duplicated); else the legacy `POD_ID`; else none (create). Several pods with the
-   name and no state: stop them and stop planning.
+1. Which pod is ours: `core.ownership.identify_pod`, the rule every command shares. A pod whose name
+   is not ours (a legacy `POD_ID`, or the state's pod renamed) is shown and blocks until
+   `apply --adopt POD_ID`. Several pods with the name and no state: stop them and stop planning.
 2. Can the pod serve the spec: a field that cannot change in place forces a replacement; a host
    that refused to start the pod (no free GPU) forces one too when a network volume holds the data.
 3. Is the pod running: a stopped pod is started, unless its run is known to have succeeded.
@@ -30,10 +30,12 @@ from podreconcile.core.state import State
 class Options:
     force_restart: bool = False
     legacy_pod_id: str | None = None
+    adopt_pod_id: str | None = None  # `apply --adopt POD_ID`: the user names the pod to adopt
 
 
 def plan(desired: Desired, state: State, obs: Observation, options: Options = Options()) -> Plan:
-    pod, adopt, strays = identify_pod(desired.pod_name, state, obs.pods, options.legacy_pod_id)
+    owner = identify_pod(desired.pod_name, state, obs.pods, options.legacy_pod_id, options.adopt_pod_id)
+    pod, adopt, strays = owner.pod, owner.adopt, owner.strays
     stop_strays = tuple(
         Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name", pod_id=p.id)
         for p in strays if p.status is PodStatus.RUNNING
@@ -43,8 +45,14 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
         blocker = (f"Several pods are named {desired.pod_name} ({ids}); podreconcile will not pick one. "
                    f"Terminate the extra ones in the RunPod console, then apply again.")
         return Plan(stop_strays, summary="Ambiguous pods.", blocker=blocker)
+    if owner.blocker:
+        seen = owner.foreign
+        summary = (f"Pod {seen.id} ({seen.status.value}) is proposed for adoption." if seen
+                   else "The pod to adopt does not exist.")
+        return Plan(stop_strays, summary=summary, blocker=owner.blocker)
     steps = _pod_steps(desired, state, obs, options, pod, adopt)
-    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=steps.notes)
+    notes = (owner.note,) if owner.note else ()
+    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=notes + steps.notes)
 
 
 # ---- rungs 2 to 4 ----
@@ -58,7 +66,7 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types, data_center=data_center)
         return _after_new_pod(desired, options, create)
 
-    prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
+    prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), pod_id=pod.id),) if adopt else ()
     changes, prefix_notes = _changes_for_this_run(desired, state, obs, options, pod)
     if (changes or obs.start_refused) and volume_problem:
         return Plan(prefix, summary=f"Pod {pod.id} would need replacing.", blocker=volume_problem)
@@ -92,10 +100,10 @@ def _changes_for_this_run(desired: Desired, state: State, obs: Observation, opti
                 "(--force-restart or a new output_dir)",)
 
 
-def _adopt_reason(pod: PodFacts, desired: Desired) -> str:
-    if pod.name == desired.pod_name:
-        return f"found by its name {desired.pod_name}, not in the state file"
-    return "named by POD_ID in .runpod.env"
+def _adopt_reason(pod: PodFacts, desired: Desired, options: Options) -> str:
+    if options.adopt_pod_id == pod.id:
+        return f"adopted with --adopt (the pod is named {pod.name!r})"
+    return f"found by its name {desired.pod_name}, not in the state file"
 
 
 def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = ()) -> Plan:

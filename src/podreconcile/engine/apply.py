@@ -92,7 +92,7 @@ class Applier:
     def observe(self) -> Observation:
         """Observe, and remember the run's outcome so a later plan knows it while the pod is stopped."""
         obs = observe(self.project, self.provider, self.states.read(), self.conn,
-                      legacy_pod_id=self.options.legacy_pod_id)
+                      legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id)
         status = obs.run.status if obs.run else None
         if status is not None and status.run == self.project.run_name:
             self._save(last_run=LastRun(self.project.run_name, status.state.value, status.attempt,
@@ -109,7 +109,11 @@ class Applier:
         return bool(handler(action))
 
     def _do_adopt_pod(self, action: Action) -> None:
-        self._save(pod_id=action.pod_id, pod_name=self.project.spec.pod_name, pod_config=None, host_key=None)
+        # The name it has now is the one ownership accepts from here on (`--adopt` of a pod named otherwise).
+        pod = retry.call(lambda: self.provider.get_pod(action.pod_id))
+        if pod is None:
+            raise PermanentError(f"Pod {action.pod_id} vanished before it could be adopted; run `podreconcile plan`.")
+        self._save(pod_id=action.pod_id, pod_name=pod.name, pod_config=None, host_key=None)
 
     def _do_create_pod(self, action: Action) -> None:
         self._create(action.gpu_types, action.data_center)
@@ -132,6 +136,10 @@ class Applier:
 
     def _do_stop_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.stop_pod(action.pod_id))
+
+    def _do_terminate_pod(self, action: Action) -> None:
+        retry.call(lambda: self.provider.terminate_pod(action.pod_id))
+        self.states.remove()
 
     def _do_sync_code(self, action: Action) -> None:
         session = self.conn.session(self._running_pod())

@@ -82,11 +82,12 @@ def paths(project: Project) -> pod_steps.RunPaths:
 
 
 def observe(project: Project, provider: Provider, state: State, conn: Connection, *,
-            legacy_pod_id: str | None = None, ssh_deadline: float = 30.0) -> Observation:
+            legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
+            ssh_deadline: float = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
     pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
-    pod, _, _ = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id)
+    pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
     local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))
     if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
         return local

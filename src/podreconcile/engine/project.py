@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from podreconcile.core.desired import Desired
@@ -42,9 +43,10 @@ class Project:
         """The run's output folder on the pod, absolute."""
         return posixpath.join(self.spec.code.path, self.training.output_dir)
 
-    @property
+    @cached_property
     def state_file(self) -> StateFile:
-        return StateFile(self.dir)
+        """This spec's state file and lock (one object per project, so a lock taken is the one released)."""
+        return StateFile(self.dir, self.spec.name)
 
     def desired(self) -> Desired:
         config = {k: v for k, v in immutable_fields(self.spec).items() if k != "gpu_types"}

@@ -39,8 +39,9 @@ class SavedPlan:
 
 def basis(project: Project, state: State, obs: Observation) -> dict[str, str]:
     """The facts a plan depends on, each as a short comparable string."""
-    pod, _, strays = identify_pod(project.spec.pod_name, state, obs.pods, project.settings.pod_id)
-    pods = sorted(f"{p.id}:{p.status.value}:{p.start_identity}" for p in ([pod] if pod else []) + list(strays))
+    owner = identify_pod(project.spec.pod_name, state, obs.pods, project.settings.pod_id)
+    pod = owner.pod or owner.foreign
+    pods = sorted(f"{p.id}:{p.name}:{p.status.value}:{p.start_identity}" for p in ([pod] if pod else []) + list(owner.strays))
     run = obs.run
     status = run.status if run else None
     return {

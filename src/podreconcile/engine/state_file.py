@@ -1,8 +1,9 @@
-"""`.podreconcile/state.json`: what podreconcile learned, kept between runs. Never secrets.
+"""`.podreconcile/<name>/state.json`: what podreconcile learned about one spec, kept between runs. Never secrets.
 
+Each spec (keyed by its `name`) has its own folder, so several specs live in one project folder.
 Written atomically (temp file, fsync, rename, fsync of the folder) after every step. Commands that
-change things hold `.podreconcile/lock`; a second one fails at once naming the holder, and a lock is
-never broken (the kernel drops a dead holder's flock by itself).
+change things hold `.podreconcile/<name>/lock`; another one fails at once naming the holder, or waits
+up to `--lock-timeout` for it. A lock is never broken (the kernel drops a dead holder's flock by itself).
 """
 
 from __future__ import annotations
@@ -10,21 +11,30 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.state import FORMAT, State, parse_state
+from podreconcile.engine.state_migration import migrate_shared_state
+
+LOCK_POLL_S = 0.2
 
 
 class StateFile:
-    def __init__(self, project_dir: Path) -> None:
-        self.folder = project_dir / ".podreconcile"
+    def __init__(self, project_dir: Path, name: str) -> None:
+        self.root = project_dir / ".podreconcile"
+        self.name = name
+        self.folder = self.root / name
         self.path = self.folder / "state.json"
         self._lock_fd: int | None = None
 
     def read(self) -> State:
+        if not self.path.exists():
+            migrate_shared_state(self.root, self.name, self.path)
         try:
             raw = json.loads(self.path.read_text())
         except FileNotFoundError:
@@ -49,25 +59,56 @@ class StateFile:
         finally:
             os.close(dir_fd)
 
-    def lock(self, command: str) -> None:
-        """Take the project's lock or fail at once, naming who holds it."""
+    def remove(self) -> None:
+        """Forget the pod (after destroy); the folder and its lock stay for the lock's holder."""
+        self.path.unlink(missing_ok=True)
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_fd is not None
+
+    def lock(self, command: str, timeout: float = 0, on_wait: Callable[[str], None] = lambda _: None) -> None:
+        """Take this spec's lock, waiting up to `timeout` seconds (saying so once through `on_wait`);
+        else fail naming who holds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another podreconcile process"
-            os.close(fd)
-            raise UserError(f"Another podreconcile command holds the lock ({holder}); wait for it to finish or stop it.") from None
+        deadline, told = time.monotonic() + timeout, False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder(fd)
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    waited = f"; waited {timeout:g} s" if timeout else ""
+                    raise UserError(f"Another podreconcile command holds the lock of {self.name} ({holder}){waited}; "
+                                    "wait for it to finish, or pass --lock-timeout (e.g. 5m) to wait.") from None
+                if not told:
+                    on_wait(f"waiting up to {timeout:g} s for the lock of {self.name}, held by {holder}")
+                    told = True
+                time.sleep(LOCK_POLL_S)
         os.ftruncate(fd, 0)
         since = datetime.now(timezone.utc).isoformat(timespec="seconds")
         os.write(fd, f"`podreconcile {command}`, pid {os.getpid()}, since {since}".encode())
         self._lock_fd = fd
 
+    def try_lock(self, command: str) -> bool:
+        """Take the lock if it is free; False (and no error) when someone else holds it."""
+        try:
+            self.lock(command)
+        except UserError:
+            return False
+        return True
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another podreconcile process"
 
 
 def now() -> str:

@@ -218,6 +218,20 @@ class Handler(BaseHTTPRequestHandler):
             store.save()
         return {"pod_id": pod.id, "desiredStatus": pod.desired_status, "lastStatusChange": pod.last_status_change}
 
+    def _admin_rename(self, args: dict) -> dict:
+        """Rename a pod, as RunPod's console (or v2 `PATCH /pods/{id}` with `name`) can, behind the client's back."""
+        store = self.sandbox.store
+        name = str(args["name"]).strip()
+        if not name:
+            raise ValueError("a pod name must not be empty")
+        with store.lock:
+            pod = store.find_pod(args["pod_id"])
+            if pod is None:
+                raise ValueError(f"no pod {args['pod_id']}")
+            pod.name = name
+            store.save()
+        return {"pod_id": pod.id, "name": pod.name}
+
     def _admin_status(self, args: dict) -> dict:
         store = self.sandbox.store
         with store.lock:

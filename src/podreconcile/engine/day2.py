@@ -1,0 +1,164 @@
+"""The everyday commands around apply: status, logs, stop, destroy, sync-data, tensorboard.
+
+Each goes observe -> plan -> apply like `apply` itself: the pod is picked by `core.ownership` (the one
+rule), the change is a plan from `core.pod_commands`, and its actions run through `Applier.execute`,
+the executors apply uses. The cli renders and asks; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import shlex
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from podreconcile.core.errors import UserError
+from podreconcile.core.observation import Observation, PodFacts, PodStatus
+from podreconcile.core.ownership import Ownership, identify_pod
+from podreconcile.core.plan import Plan
+from podreconcile.core.planner import Options
+from podreconcile.core.planner import plan as make_plan
+from podreconcile.core.pod_commands import (
+    destroy_plan,
+    our_pod,
+    stop_after_visit,
+    stop_plan,
+    visit_plan,
+)
+from podreconcile.core.ports import PodShell, Provider
+from podreconcile.core.state import State
+from podreconcile.engine import datasync, pod_steps, retry
+from podreconcile.engine.apply import Applier, Reporter
+from podreconcile.engine.follow import Ending, follow
+from podreconcile.engine.observe import (
+    Connection,
+    data_diff,
+    observe,
+    paths,
+    wait_for_ssh_port,
+)
+from podreconcile.engine.project import Project
+
+
+def options(project: Project, force_restart: bool = False, adopt_pod_id: str | None = None) -> Options:
+    """The planner's options for this project: the legacy POD_ID is offered; the rule decides."""
+    return Options(force_restart=force_restart, legacy_pod_id=project.settings.pod_id, adopt_pod_id=adopt_pod_id)
+
+
+def ownership(project: Project, pods) -> Ownership:
+    return identify_pod(project.spec.pod_name, project.state_file.read(), pods, project.settings.pod_id)
+
+
+def current_pod(project: Project, provider: Provider) -> PodFacts:
+    """Our pod as RunPod reports it now, or a UserError in one sentence (none, or not ours to touch)."""
+    return our_pod(ownership(project, retry.call(provider.list_pods)), project.spec.pod_name)
+
+
+def execute(project: Project, provider: Provider, conn: Connection, report: Reporter, plan: Plan) -> None:
+    """Run a reviewed day-2 plan through apply's executors, in order."""
+    applier = Applier(project, provider, conn, report, options(project))
+    for action in plan.actions:
+        if applier.execute(action):
+            raise UserError(f"Pod {action.pod_id} cannot start: its host has no free GPU; "
+                            "`podreconcile apply` replaces it on its network volume, or try again later.")
+
+
+# ---- status ----
+
+def status(project: Project, provider: Provider, conn: Connection) -> tuple[State, Observation, Plan, Ownership]:
+    """Observe and plan (changing nothing); the ownership says which pod the plan is about."""
+    state = project.state_file.read()
+    opts = options(project)
+    obs = observe(project, provider, state, conn, legacy_pod_id=opts.legacy_pod_id)
+    return state, obs, make_plan(project.desired(), state, obs, opts), ownership(project, obs.pods)
+
+
+# ---- stop and destroy ----
+
+def plan_stop(project: Project, provider: Provider) -> Plan:
+    return stop_plan(ownership(project, retry.call(provider.list_pods)), project.spec.pod_name)
+
+
+def plan_destroy(project: Project, provider: Provider) -> Plan:
+    owner = ownership(project, retry.call(provider.list_pods))
+    return destroy_plan(owner, project.spec.pod_name, project.spec.pod.network_volume)
+
+
+# ---- visiting the pod: logs, sync-data, tensorboard ----
+
+@contextmanager
+def visit(project: Project, provider: Provider, conn: Connection, report: Reporter, start_why: str | None
+          ) -> Iterator[PodShell]:
+    """A shell on our pod. A stopped pod is started for it when `start_why` says why (and stopped again
+    afterwards, leaving it as found); without it, a stopped pod is a UserError."""
+    owner = ownership(project, retry.call(provider.list_pods))
+    pod = our_pod(owner, project.spec.pod_name)
+    if pod.status is not PodStatus.RUNNING and start_why is None:
+        raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
+                        "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
+    plan = visit_plan(owner, project.spec.pod_name, start_why or "")
+    try:
+        execute(project, provider, conn, report, plan)
+        live = wait_for_ssh_port(provider, pod.id, on_wait=report.waiting)
+        yield conn.session(live)
+    finally:
+        conn.close()
+        execute(project, provider, conn, report, stop_after_visit(plan))
+
+
+def read_log(project: Project, provider: Provider, conn: Connection, report: Reporter, *,
+             tail: int | None, all_attempts: bool, start: bool) -> str:
+    why = "`logs --start` reads the log from the pod's volume" if start else None
+    with visit(project, provider, conn, report, why) as session:
+        run_paths = paths(project)
+        return pod_steps.read_log(session, run_paths.train_log if all_attempts else run_paths.current_log, tail)
+
+
+def follow_log(project: Project, provider: Provider, conn: Connection, on_line: Callable[[str], None],
+               on_notice: Callable[[str], None], tail: int | None) -> Ending:
+    pod = current_pod(project, provider)
+    if pod.status is not PodStatus.RUNNING:
+        raise UserError(f"Pod {pod.id} is stopped, so there is no log to follow; `podreconcile logs` prints "
+                        "what the volume holds (with --start) and `podreconcile apply` resumes training.")
+    return follow(project, provider, conn, pod.id, on_line=on_line, on_notice=on_notice, lines=tail or 20)
+
+
+def sync_data(project: Project, provider: Provider, conn: Connection, report: Reporter) -> datasync.UploadResult | None:
+    """Upload what is missing or changed; None when the volume already holds every file."""
+    if not project.spec.data:
+        raise UserError("The spec has no data entries; add them under `data:` in podspec.yaml.")
+    with visit(project, provider, conn, report, "`sync-data` uploads to the pod's volume") as session:
+        diff = data_diff(project, session)
+        if not diff.send:
+            report.step(f"nothing to upload: the volume holds all {diff.files_total} data file(s)")
+            return None
+        report.step(f"uploading {len(diff.send)} of {diff.files_total} file(s), {diff.bytes_to_send} bytes")
+        return datasync.upload(session, diff, key_path=project.ssh_key(), progress=report.transfer)
+
+
+@contextmanager
+def tensorboard(project: Project, provider: Provider, conn: Connection, report: Reporter, local_port: int):
+    """TensorBoard in tmux session `tb` on the running pod (started if absent), tunnelled to `local_port`;
+    yields (session, forwarder). Leaving closes the tunnel only."""
+    pod = current_pod(project, provider)
+    if pod.status is not PodStatus.RUNNING:
+        raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
+    with visit(project, provider, conn, report, None) as session:
+        started = session.run(tensorboard_command(project), what="starting TensorBoard", timeout=30, check=False)
+        if started.exit_code == 127:
+            raise UserError("TensorBoard is not installed on the pod; add `tensorboard` to the requirements that "
+                            "run.setup installs (or install it in run.venv), then try again.")
+        forwarder = session.forward_local(local_port, "127.0.0.1", project.spec.tensorboard.port)
+        try:
+            yield session, forwarder
+        finally:
+            forwarder.close()
+
+
+def tensorboard_command(project: Project) -> str:
+    spec, q = project.spec, shlex.quote
+    logdir = spec.tensorboard.logdir.format(run_name=project.run_name)
+    full = logdir if logdir.startswith("/") else f"{spec.code.path.rstrip('/')}/{logdir}"
+    binary = f"{spec.run.venv.rstrip('/')}/bin/tensorboard" if spec.run.venv else "tensorboard"
+    serve = f"{q(binary)} --logdir {q(full)} --host 127.0.0.1 --port {int(spec.tensorboard.port)}"
+    return (f"command -v {q(binary)} >/dev/null || exit 127; mkdir -p {q(full)} && "
+            f"{{ tmux has-session -t tb 2>/dev/null || tmux new-session -d -s tb {q(serve)}; }}")
