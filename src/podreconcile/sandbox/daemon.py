@@ -30,6 +30,7 @@ HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
 # When set, the sandbox shuts down (stopping its pods) once that process is gone: test suites set it so
 # that a killed test run leaves no server, sshd or tmux behind.
 OWNER_ENV = "PODRECONCILE_SANDBOX_OWNER_PID"
+GRAPHQL_MODES = ("live", "gone")
 
 
 def default_home() -> Path:
@@ -65,15 +66,20 @@ def running(home: Path) -> Running | None:
     return current
 
 
-def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0) -> Running:
-    """Start the sandbox unless it already runs; return how to reach it."""
+def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str = "live") -> Running:
+    """Start the sandbox unless it already runs; return how to reach it.
+
+    `graphql="gone"` makes its GraphQL API answer as a retired API (410 Gone); REST v2 works.
+    """
+    if graphql not in GRAPHQL_MODES:
+        raise SandboxError(f"--graphql must be one of {', '.join(GRAPHQL_MODES)}, not {graphql!r}.")
     current = running(home)
     if current:
         return current
     home.mkdir(parents=True, exist_ok=True)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
-    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay)]
+    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay), graphql]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -167,7 +173,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def serve(home: Path, port: int, boot_delay: float) -> None:
+def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> None:
     """The server process: listen, bring back running pods, serve until shut down."""
     from .lifecycle import Lifecycle
     from .podhost import PodHost
@@ -179,7 +185,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     server = make_server(None, port)  # bind first: the pods need the URL
     url = f"http://127.0.0.1:{server.server_address[1]}"
     lifecycle = Lifecycle(store, host, f"{url}/graphql", boot_delay)
-    server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle)
+    server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle, graphql_gone=graphql == "gone")
     # serve_forever runs in this thread, so a SIGTERM unwinds it with SystemExit (shutdown() would deadlock).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host.stop_all()  # containers left by a crashed server: their ports and keys are stale
@@ -212,4 +218,4 @@ def _watch_owner(server) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:5])

@@ -60,11 +60,15 @@ class Lifecycle:
         pod.desired_status = "RUNNING"
         pod.last_started_at = now_iso()
         pod.started_monotonic = time.monotonic()
+        pod.started_wall = time.time()
+        pod.boots += 1
         pod.last_status_change = f"Rented by User: {js_date()}"
         self.host.start(self._launch(pod))
 
     def halt(self, pod: Pod, status_change: str) -> None:
         """Mark the pod EXITED now; kill its container just after (the caller may be inside it)."""
+        if pod.desired_status == "RUNNING":
+            pod.billed_usd += self.running_charge(pod)
         pod.desired_status = "EXITED"
         pod.last_status_change = status_change
         self._stopped_at[pod.id] = time.monotonic()
@@ -89,6 +93,30 @@ class Lifecycle:
         self.host.stop_all()
 
     # --- views ---
+
+    def phase(self, pod: Pod) -> str:
+        """The pod's v2 status: PROVISIONING (first boot) or STARTING (later ones), RUNNING, EXITED."""
+        if pod.terminated_at is not None:
+            return "TERMINATED"
+        if pod.desired_status != "RUNNING":
+            return "EXITED"
+        if time.monotonic() - pod.started_monotonic < self.boot_delay / 2:
+            return "PROVISIONING" if pod.boots <= 1 else "STARTING"
+        return "RUNNING"
+
+    def booted(self, pod: Pod) -> bool:
+        """Whether the running pod's container is up: sshd answers (or the boot delay passed)."""
+        return self.phase(pod) == "RUNNING" and self._sshd_ready(pod)
+
+    def running_charge(self, pod: Pod) -> float:
+        """USD charged for the current run so far (0 when the pod is not running)."""
+        if pod.desired_status != "RUNNING" or not pod.started_wall:
+            return 0.0
+        return pod.cost_per_hr * max(0.0, time.time() - pod.started_wall) / 3600
+
+    def port_entries(self, pod: Pod) -> list[dict]:
+        """The running pod's published ports, as GraphQL's runtime.ports lists them."""
+        return self._port_entries(pod)
 
     def runtime_view(self, pod: Pod) -> dict | None:
         """RunPod's `runtime`: null while booting, `ports: null` until sshd answers, then ports."""
