@@ -162,6 +162,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         principal = self._principal()
         if principal is None:
+            self._body()
             self._json(401, {"errors": [{"message": "Unauthorized"}]})
         elif route == "/graphql":
             self._graphql(principal[1])
@@ -234,6 +235,7 @@ class Handler(BaseHTTPRequestHandler):
     def _v2(self, method: str) -> None:
         """Authenticate, route, count, apply an armed fault, run the handler; problems for errors."""
         url = urlparse(self.path)
+        raw_body = self._body()  # read first: an early answer must not leave it in a kept-alive connection
         headers: dict[str, str] = {}
         try:
             caller = self._v2_caller()
@@ -245,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
                 fault = store.take_fault(resolved.operation)
             if caller is not None and resolved.operation not in POD_KEY_OPERATIONS:
                 raise Problem(403, "access denied")
-            request = Request(resolved.params, parse_query(url.query), self._body(), caller)
+            request = Request(resolved.params, parse_query(url.query), raw_body, caller)
 
             def run():
                 if resolved.query_names is not None:
