@@ -338,6 +338,11 @@ def test_graphql_gone_answers_410_while_v2_works(gone_box):
     assert retired.json()["title"] == "Gone"
     assert gone_box.api.get("/v2/pods").status_code == 200
     assert gone_box.calls()["graphql.gone"] == 1
+    up = ["podreconcile", "sandbox", "up", "--home", str(gone_box.home)]
+    again = subprocess.run(up, capture_output=True, text=True)
+    assert again.returncode == 0 and f"export RUNPOD_API_BASE_URL={gone_box.running.url}" in again.stdout
+    switched = subprocess.run([*up, "--graphql", "live"], capture_output=True, text=True)
+    assert switched.returncode == 1 and "already runs with GraphQL gone" in switched.stderr
 
 
 def test_runpodctl_in_the_pod_stops_it_with_graphql_gone(gone_box, ssh_key):

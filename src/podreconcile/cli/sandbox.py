@@ -33,7 +33,7 @@ def up(
     home: Path = HomeOption,
     port: int = typer.Option(0, "--port", help="Port of the API [default: a free one]."),
     boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
-    graphql: str = typer.Option("live", "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it."),
+    graphql: str = typer.Option(None, "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it [default: live]."),
 ) -> None:
     """Start the sandbox in the background and print the two `export` lines to `eval`.
 

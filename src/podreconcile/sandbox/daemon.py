@@ -66,16 +66,22 @@ def running(home: Path) -> Running | None:
     return current
 
 
-def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str = "live") -> Running:
+def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str | None = None) -> Running:
     """Start the sandbox unless it already runs; return how to reach it.
 
-    `graphql="gone"` makes its GraphQL API answer as a retired API (410 Gone); REST v2 works.
+    `graphql="gone"` makes its GraphQL API answer as a retired API (410 Gone) while REST v2 works;
+    None keeps a running sandbox's choice, and starts a new one with GraphQL live.
     """
-    if graphql not in GRAPHQL_MODES:
+    if graphql not in (None, *GRAPHQL_MODES):
         raise SandboxError(f"--graphql must be one of {', '.join(GRAPHQL_MODES)}, not {graphql!r}.")
     current = running(home)
     if current:
+        serving = graphql_mode(home)
+        if graphql is not None and graphql != serving:
+            raise SandboxError(f"The sandbox already runs with GraphQL {serving}; "
+                               f"stop it with `podreconcile sandbox down` first.")  # fmt: skip
         return current
+    graphql = graphql or "live"
     home.mkdir(parents=True, exist_ok=True)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
@@ -91,6 +97,14 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
         time.sleep(0.05)
     process.kill()
     raise SandboxError(f"The sandbox did not answer within {timeout:.0f} s; see {home / 'server.log'}.")
+
+
+def graphql_mode(home: Path) -> str:
+    """How the sandbox serving from `home` answers GraphQL: live, or gone (410)."""
+    try:
+        return json.loads((home / "server.json").read_text()).get("graphql", "live")
+    except (OSError, ValueError):
+        return "live"
 
 
 def down(home: Path, timeout: float = 15.0) -> bool:
@@ -193,7 +207,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
         lifecycle.reboot_running()
         store.save()
     tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key}))
+    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql}))
     os.chmod(tmp, 0o600)
     os.replace(tmp, home / "server.json")
     _watch_owner(server)

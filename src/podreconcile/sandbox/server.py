@@ -31,7 +31,7 @@ from graphql.language import OperationDefinitionNode
 from .lifecycle import Lifecycle
 from .podhost import PodHostError
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
-from .rest import OPERATIONS, POD_KEY_OPERATIONS, Problem, Request, check_query, parse_query, resolve
+from .rest import OPERATIONS, POD_KEY_OPERATIONS, TITLES, Problem, Request, check_query, parse_query, resolve
 from .rest_account import AccountRoutes
 from .rest_pods import PodRoutes
 from .store import GPU_TYPES, Fault, Store, js_date
@@ -48,8 +48,6 @@ GONE = {
 }
 # The rate-limit policy the sandbox announces on every v2 answer (it limits only through faults).
 RATE_QUOTA, RATE_WINDOW = 600, 60
-HTML_429 = b"<html><head><title>429 Too Many Requests</title></head><body><h1>429 Too Many Requests</h1></body></html>"
-HTML_500 = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1></body></html>"
 
 
 class Sandbox:
@@ -225,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
         status = int(fault.kind.removeprefix("http-"))
         headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
         if fault.body == "html":
-            self._send(status, HTML_429 if status == 429 else HTML_500, "text/html", headers)
+            self._send(status, _html_page(status), "text/html", headers)
         else:
             message = "Too many requests. Please slow down and try again later." if status == 429 else GENERIC
             self._send(status, json.dumps({"errors": [{"message": message}]}).encode(), headers=headers)
@@ -295,8 +293,7 @@ class Handler(BaseHTTPRequestHandler):
         if status == 429:
             headers = {**headers, "Retry-After": str(fault.retry_after)}
         if fault.body == "html" and status >= 429:
-            page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
-            self._send(status, page.encode(), "text/html", headers)
+            self._send(status, _html_page(status), "text/html", headers)
         else:
             self._problem(Problem(status, detail), headers)
 
@@ -387,6 +384,12 @@ class Handler(BaseHTTPRequestHandler):
 
         threading.Thread(target=later, daemon=True).start()
         return {"ok": True}
+
+
+def _html_page(status: int) -> bytes:
+    """The HTML error page an edge proxy sends instead of the API's JSON."""
+    title = f"{status} {TITLES.get(status, 'Error')}"
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>".encode()
 
 
 def _v2_fault_answer(kind: str) -> tuple[int, str]:
