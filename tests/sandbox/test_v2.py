@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 BOOT_DELAY = 0.4
 GPU = "NVIDIA GeForce RTX 4090"
 NO_CAPACITY = "There are no longer any instances available with the requested specifications. Please refresh and try again."
+HOST_BUSY = "There are not enough free GPUs on the host machine to start this pod."
 ANSWERS: list[tuple[str, int]] = []  # (operation, status) of every answer that conformed
 
 
@@ -252,13 +253,22 @@ def test_catalog_stock_and_no_capacity(box):
         box.api.delete(f"/v2/pods/{placed['id']}")
         ro = box.api.get("/v2/catalog/datacenters/EU-RO-1", params={"include": "GPU_AVAILABILITY"}).json()
         assert {"id": GPU, "name": "RTX 4090", "availability": "NONE"} in ro["gpuAvailability"]
+        stopped = action(box, create(box, dataCenterIds=["US-KS-2"])["id"], "stop").json()
+        box.cli("stock", GPU, "--level", "NONE", "--data-center", "US-KS-2")
+        busy = action(box, stopped["id"], "start")
+        assert (busy.status_code, busy.json()["detail"]) == (400, HOST_BUSY)
+        assert box.api.get(f"/v2/pods/{stopped['id']}").json()["status"] == "EXITED"
+        box.api.delete(f"/v2/pods/{stopped['id']}")
         box.cli("stock", GPU, "--level", "NONE")
+        with pytest.raises(daemon.SandboxError, match="no longer any instances"):
+            daemon.graphql(box.running, f'mutation {{ podFindAndDeployOnDemand(input: {{name: "g", imageName: "i", '
+                                        f'gpuTypeId: "{GPU}"}}) {{ id }} }}')  # fmt: skip
         gone = box.api.get(f"/v2/catalog/gpus/{GPU}", params=wanted).json()
         assert gone["availability"] == "NONE" and "dataCenters" not in gone
         assert box.api.post("/v2/pods", json=pod_body()).json()["detail"] == NO_CAPACITY
     finally:
-        box.cli("stock", GPU, "--level", "HIGH")
-        box.cli("stock", GPU, "--level", "HIGH", "--data-center", "EU-RO-1")
+        for where in ([], ["--data-center", "EU-RO-1"], ["--data-center", "US-KS-2"]):
+            box.cli("stock", GPU, "--level", "HIGH", *where)
     assert box.api.get("/v2/catalog/gpus/NVIDIA Imaginary 9000").status_code == 404
     assert box.api.get("/v2/catalog/gpus", params={"include": "AVAILABILITY"}).status_code == 400
     assert box.api.get("/v2/catalog/gpus", params={"product": "POD"}).status_code == 400
@@ -338,6 +348,8 @@ def test_graphql_gone_answers_410_while_v2_works(gone_box):
     assert retired.json()["title"] == "Gone"
     assert gone_box.api.get("/v2/pods").status_code == 200
     assert gone_box.calls()["graphql.gone"] == 1
+    volume_id = gone_box.cli("volume", "create", "small", "--size-gb", "1").strip()
+    assert daemon.v2(gone_box.running, "GET", f"/v2/network-volumes/{volume_id}")["name"] == "small"
     up = ["podreconcile", "sandbox", "up", "--home", str(gone_box.home)]
     again = subprocess.run(up, capture_output=True, text=True)
     assert again.returncode == 0 and f"export RUNPOD_API_BASE_URL={gone_box.running.url}" in again.stdout

@@ -76,12 +76,8 @@ def volume_create(
     home: Path = HomeOption,
 ) -> None:
     """Create a network volume and print its id."""
-    query = (
-        "mutation Create($name: String!, $size: Int!, $dc: String!) {"
-        " createNetworkVolume(input: {name: $name, size: $size, dataCenterId: $dc}) { id } }"
-    )
-    data = daemon.graphql(_running(home), query, {"name": name, "size": size_gb, "dc": data_center})
-    typer.echo(data["createNetworkVolume"]["id"])
+    args = {"name": name, "size": size_gb, "data_center": data_center}
+    typer.echo(daemon.admin(_running(home), "volume-create", args)["id"])
 
 
 @app.command()

@@ -164,6 +164,26 @@ def graphql(current: Running, query: str, variables: dict | None = None) -> dict
     return payload["data"]
 
 
+def v2(current: Running, method: str, path: str, body: dict | None = None) -> dict | None:
+    """A REST v2 call as the account owner (`path` like `/v2/pods`); the answer's JSON, None for 204.
+
+    Raises SandboxError with the problem's detail for an error answer.
+    """
+    request = urllib.request.Request(
+        f"{current.url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {current.api_key}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            content = response.read()
+    except urllib.error.HTTPError as error:
+        problem = json.loads(error.read() or b"{}")
+        raise SandboxError(f"{method} {path}: {error.code} {problem.get('detail', error.reason)}") from None
+    return json.loads(content) if content else None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

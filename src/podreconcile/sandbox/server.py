@@ -34,7 +34,7 @@ from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .rest import OPERATIONS, POD_KEY_OPERATIONS, TITLES, Problem, Request, check_query, parse_query, resolve
 from .rest_account import AccountRoutes
 from .rest_pods import PodRoutes
-from .store import GPU_TYPES, Fault, Store, js_date
+from .store import DATA_CENTERS, GPU_TYPES, Fault, Store, Volume, js_date
 
 SCHEMA = build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())
 FAULT_KINDS = ("http-500", "http-502", "http-503", "http-429", "http-403", "http-409", "timeout", "no-capacity",
@@ -343,6 +343,21 @@ class Handler(BaseHTTPRequestHandler):
         with self.sandbox.store.lock:
             self.sandbox.store.faults[operation] = fault
         return {"operation": operation, "kind": kind, "times": times, "applied": fault.applied}
+
+    def _admin_volume_create(self, args: dict) -> dict:
+        """`sandbox volume create`: straight into the store, so it works with GraphQL gone too."""
+        name, size, data_center = args["name"], int(args["size"]), args["data_center"]
+        if data_center not in DATA_CENTERS:
+            raise ValueError(f"unknown data center {data_center!r}; choose one of {', '.join(DATA_CENTERS)}")
+        if size < 1:
+            raise ValueError("--size-gb must be at least 1")
+        store = self.sandbox.store
+        with store.lock:
+            volume = Volume(store.new_volume_id(), name, size, data_center)
+            store.volumes[volume.id] = volume
+            store.volume_dir(volume.id).mkdir(parents=True, exist_ok=True)
+            store.save()
+        return {"id": volume.id}
 
     def _admin_stock(self, args: dict) -> dict:
         gpu, level, data_center = args["gpu"], args["level"], args.get("data_center") or "*"
