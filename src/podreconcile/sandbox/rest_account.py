@@ -10,7 +10,7 @@ route does not take is refused by name (400).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .rest import Problem, Request, check_query
 from .rest_checks import CREATE_VOLUME, SSH_KEYS, UPDATE_VOLUME
@@ -141,7 +141,7 @@ class AccountRoutes:
             raise Problem(422, "Request validation failed.", [f"$.bucketSize: must be one of {', '.join(BUCKETS)}"])
         if req.arg("lastN") and (req.arg("startTime") or req.arg("endTime")):
             raise Problem(400, "lastN and startTime/endTime are mutually exclusive.")
-        start = _bucket_start(datetime.now(timezone.utc), bucket)
+        start = _bucket_start(datetime.now(UTC), bucket)
         end = start + BUCKETS[bucket]
         pod_id = req.arg("podId")
         pods = [p for p in self.store.pods.values() if pod_id is None or p.id == pod_id]
