@@ -304,11 +304,15 @@ def test_patch_image_and_env_in_place_keeps_the_volume_disk(box, ssh_key):
         environ = "tr '\\0' '\\n' < /proc/1/environ | grep ^STEP="
         assert ssh_run(port, ssh_key, f"cat /workspace/ckpt/step; cat /root/t 2>/dev/null || echo wiped; {environ}")[1] == "7\nwiped\nSTEP=two\n"
 
-        running = box.api.patch(f"/v2/pods/{pod['id']}", json={"env": {"STEP": "three"}}).json()
-        assert running["status"] == "RUNNING" and running["env"] == {"STEP": "three"}
+        change = {"env": {"STEP": "three"}, "ports": ["22/tcp", "6006/http"]}
+        running = box.api.patch(f"/v2/pods/{pod['id']}", json=change).json()
+        assert (running["status"], running["env"], running["ports"]) == ("RUNNING", {"STEP": "three"}, ["22/tcp", "6006/http"])
+        assert [p["private"] for p in running["runtime"]["ports"]] == [22], "ports publish at the next start"
         assert ssh_run(port, ssh_key, environ)[1] == "STEP=two\n", "a running pod keeps its process until restarted"
         assert action(box, pod["id"], "restart").status_code == 200
-        port = wait_booted(box, pod["id"])["ssh"]["direct"]["port"]
+        restarted = wait_booted(box, pod["id"])
+        assert [p["private"] for p in restarted["runtime"]["ports"]] == [22, 6006]
+        port = restarted["ssh"]["direct"]["port"]
         assert ssh_run(port, ssh_key, f"cat /workspace/ckpt/step; {environ}")[1] == "7\nSTEP=three\n"
         gql = daemon.graphql(box.running, f'{{ pod(input: {{podId: "{pod["id"]}"}}) {{ imageName env }} }}')["pod"]
         assert gql == {"imageName": "runpod/pytorch:2.5.0", "env": ["STEP=three"]}
@@ -348,6 +352,9 @@ def test_graphql_gone_answers_410_while_v2_works(gone_box):
     assert retired.json()["title"] == "Gone"
     assert gone_box.api.get("/v2/pods").status_code == 200
     assert gone_box.calls()["graphql.gone"] == 1
+    with pytest.raises(daemon.SandboxError, match="GraphQL API is gone"):
+        daemon.graphql(gone_box.running, "{ myself { id } }")
+    assert "GraphQL gone" in gone_box.cli("status")
     volume_id = gone_box.cli("volume", "create", "small", "--size-gb", "1").strip()
     assert daemon.v2(gone_box.running, "GET", f"/v2/network-volumes/{volume_id}")["name"] == "small"
     up = ["podreconcile", "sandbox", "up", "--home", str(gone_box.home)]

@@ -57,10 +57,11 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
         typer.echo(json.dumps({"running": False}) if as_json else "The sandbox is not running.")
         return
     world = daemon.admin(current, "status", {})
+    graphql = daemon.graphql_mode(_home(home))
     if as_json:
-        typer.echo(json.dumps({"running": True, "url": current.url, **world}, indent=2))
+        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql, **world}, indent=2))
         return
-    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}).")
+    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}.")
     for pod in world["pods"]:
         ssh = f"ssh -p {pod['sshPort']} root@127.0.0.1" if pod["sshPort"] else "-"
         typer.echo(f"  pod {pod['id']}  {pod['name']:<32} {pod['desiredStatus']:<8} {ssh}")

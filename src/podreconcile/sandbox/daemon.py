@@ -158,6 +158,8 @@ def graphql(current: Running, query: str, variables: dict | None = None) -> dict
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.loads(response.read())
     except urllib.error.HTTPError as error:
+        if error.code == 410:
+            raise SandboxError("The sandbox's GraphQL API is gone (it was started with --graphql gone).") from None
         payload = json.loads(error.read() or b"{}")
     if payload.get("errors"):
         raise SandboxError(payload["errors"][0]["message"])

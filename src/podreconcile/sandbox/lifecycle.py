@@ -48,6 +48,7 @@ class Lifecycle:
         self._stopping: dict[str, threading.Thread] = {}
         self._stopped_at: dict[str, float] = {}
         self._ready: set[str] = set()
+        self._live_ports: dict[str, str] = {}  # the ports each container was started with (PATCH waits for a start)
 
     # --- transitions (called with store.lock held) ---
 
@@ -57,6 +58,7 @@ class Lifecycle:
         self._ready.discard(pod.id)
         wants_ssh = any(kind == "tcp" and n == 22 for n, kind in parse_ports(pod.ports))
         pod.ssh_port = free_port() if wants_ssh else None
+        self._live_ports[pod.id] = pod.ports
         pod.desired_status = "RUNNING"
         pod.last_started_at = now_iso()
         pod.started_monotonic = time.monotonic()
@@ -141,7 +143,7 @@ class Lifecycle:
 
     def _port_entries(self, pod: Pod) -> list[dict]:
         entries = []
-        for number, kind in parse_ports(pod.ports):
+        for number, kind in parse_ports(self._live_ports.get(pod.id, pod.ports)):
             if kind == "tcp" and number == 22 and pod.ssh_port:
                 entries.append(_port("127.0.0.1", True, 22, pod.ssh_port, "tcp"))
             elif kind == "http":
