@@ -143,8 +143,10 @@ def test_pod_lifecycle_over_v2_and_ssh(box, ssh_key):
     assert {"private": 22, "public": direct["port"], "type": "tcp", "ip": "127.0.0.1"} in pod["runtime"]["ports"]
     assert ssh_run(direct["port"], ssh_key, "echo $MODE; tr '\\0' '\\n' < /proc/1/environ | grep ^MODE=") == (0, "\nMODE=v2\n")
 
-    renamed = box.api.patch(f"/v2/pods/{pod['id']}", json={"name": "renamed"})
-    assert renamed.status_code == 200 and renamed.json()["name"] == "renamed"
+    renamed = box.api.patch(f"/v2/pods/{pod['id']}", json={"name": "renamed", "locked": True})
+    assert renamed.status_code == 200 and (renamed.json()["name"], renamed.json()["locked"]) == ("renamed", True)
+    assert action(box, pod["id"], "stop").status_code == 409
+    assert box.api.patch(f"/v2/pods/{pod['id']}", json={"locked": False}).json()["locked"] is False
     stopped = action(box, pod["id"], "stop").json()
     assert (stopped["status"], stopped["cost"], stopped["runtime"], stopped["ssh"]["direct"]) == ("EXITED", 0, None, None)
     assert stopped["actions"] == ["start", "terminate"]
@@ -185,6 +187,7 @@ def test_unknown_and_invalid_fields_are_refused_by_name(box):
     small = box.api.post("/v2/pods", json=pod_body(mounts={"persistent": {"size": 5, "path": "/workspace"}}))
     assert small.status_code == 422 and small.json()["errors"] == ["$.mounts.persistent.size: must be >= 10"]
     assert box.api.post("/v2/pods", json=pod_body(cpu={"id": "cpu3c", "vcpuCount": 2})).status_code == 400
+    assert box.api.post("/v2/pods", json=pod_body(registry="cred-1")).status_code == 404
     unknown_gpu = box.api.post("/v2/pods", json=pod_body(gpu={"id": "NVIDIA Imaginary 9000"}))
     assert unknown_gpu.status_code == 400 and "does not exist" in unknown_gpu.json()["detail"]
     assert box.api.post("/v2/pods", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400

@@ -184,8 +184,11 @@ def _account_only(req: Request) -> None:
 
 
 def _refuse_unsupported(body: dict) -> None:
+    """The sandbox has no templates and no registry credentials: naming one is a 404, as for any unknown id."""
     if "templateId" in body:
         raise Problem(404, f"template {body['templateId']} not found")
+    if body.get("registry"):
+        raise Problem(404, f"container registry credential {body['registry']} not found")
     if body.get("globalNetworking"):
         raise Problem(400, "Global networking is not available in this data center.")
 
