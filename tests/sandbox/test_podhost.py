@@ -409,17 +409,31 @@ def run_runpodctl(args: list[str], env: dict[str, str]) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-def test_runpodctl_reports_http_status_and_graphql_errors(stub):
+def test_runpodctl_reports_failures_but_exits_0_as_the_real_one_does(stub):
     env = {"RUNPOD_API_KEY": API_KEY, "RUNPOD_API_URL": stub.url}  # the fallback URL variable
     stub.status = 500
     failed = run_runpodctl(["stop", "pod", "abc"], env)
-    assert (failed.returncode, failed.stderr.strip()) == (1, "statuscode 500")
+    assert (failed.returncode, failed.stdout) == (0, 'pod "abc" stop failed: statuscode 500\n')
 
     stub.status = 200
     stub.body = {"errors": [{"message": "pod not found"}], "data": {"podStop": None}}
     refused = run_runpodctl(["stop", "pod", "abc"], env)
-    assert (refused.returncode, refused.stderr.strip(), refused.stdout) == (1, "pod not found", "")
-    assert len(stub.requests) == 2
+    assert (refused.returncode, refused.stdout) == (0, 'pod "abc" stop failed: pod not found\n')
+
+    stub.body = {"data": {"podStop": {"id": "abc", "desiredStatus": "RUNNING"}}}
+    running = run_runpodctl(["stop", "pod", "abc"], env)
+    assert (running.returncode, running.stdout) == (0, 'pod "abc" stop failed; status is RUNNING\n')
+    assert len(stub.requests) == 3
+
+
+def test_runpodctl_stops_over_rest_v2_once_graphql_is_gone(stub):
+    env = {"RUNPOD_API_KEY": API_KEY, "RUNPOD_GRAPHQL_URL": stub.url}
+    stub.status = 410  # the stub answers every path alike: GraphQL's 410, then the same 410 over REST
+    gone = run_runpodctl(["stop", "pod", "abc"], env)
+    assert (gone.returncode, gone.stdout) == (0, 'pod "abc" stop failed: statuscode 410\n')
+    assert [r["path"] for r in stub.requests] == ["/graphql", "/v2/pods/abc/action"]
+    assert json.loads(stub.requests[1]["body"]) == {"action": "stop"}
+    assert stub.requests[1]["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
 
 @pytest.mark.parametrize("args", [[], ["pod", "stop", "abc"], ["get", "pod"], ["stop", "pod"]])

@@ -33,12 +33,13 @@ def up(
     home: Path = HomeOption,
     port: int = typer.Option(0, "--port", help="Port of the API [default: a free one]."),
     boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
+    graphql: str = typer.Option(None, "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it [default: live]."),
 ) -> None:
     """Start the sandbox in the background and print the two `export` lines to `eval`.
 
     Example: eval "$(podreconcile sandbox up)"
     """
-    typer.echo(daemon.up(_home(home), port=port, boot_delay=boot_delay).exports())
+    typer.echo(daemon.up(_home(home), port=port, boot_delay=boot_delay, graphql=graphql).exports())
 
 
 @app.command()
@@ -56,10 +57,11 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
         typer.echo(json.dumps({"running": False}) if as_json else "The sandbox is not running.")
         return
     world = daemon.admin(current, "status", {})
+    graphql = daemon.graphql_mode(_home(home))
     if as_json:
-        typer.echo(json.dumps({"running": True, "url": current.url, **world}, indent=2))
+        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql, **world}, indent=2))
         return
-    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}).")
+    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}.")
     for pod in world["pods"]:
         ssh = f"ssh -p {pod['sshPort']} root@127.0.0.1" if pod["sshPort"] else "-"
         typer.echo(f"  pod {pod['id']}  {pod['name']:<32} {pod['desiredStatus']:<8} {ssh}")
@@ -75,12 +77,8 @@ def volume_create(
     home: Path = HomeOption,
 ) -> None:
     """Create a network volume and print its id."""
-    query = (
-        "mutation Create($name: String!, $size: Int!, $dc: String!) {"
-        " createNetworkVolume(input: {name: $name, size: $size, dataCenterId: $dc}) { id } }"
-    )
-    data = daemon.graphql(_running(home), query, {"name": name, "size": size_gb, "dc": data_center})
-    typer.echo(data["createNetworkVolume"]["id"])
+    args = {"name": name, "size": size_gb, "data_center": data_center}
+    typer.echo(daemon.admin(_running(home), "volume-create", args)["id"])
 
 
 @app.command()
@@ -101,16 +99,39 @@ def rename(pod_id: str, name: str, home: Path = HomeOption) -> None:
 def fault(
     operation: str,
     times: int = typer.Option(1, "--times", help="How many of the next calls fail."),
-    error: str = typer.Option(..., "--error", help="http-500 | http-429 | timeout | no-capacity | host-gpus-busy"),
-    body: str = typer.Option(None, "--body", help="json or html body for http-500/http-429."),
+    error: str = typer.Option(..., "--error", help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | host-gpus-busy"),
+    body: str = typer.Option(None, "--body", help="json or html body for http-5xx/http-429."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
     hang: float = typer.Option(35.0, "--hang", help="Seconds a timeout holds the connection."),
+    retry_after: int = typer.Option(1, "--retry-after", help="Seconds in the Retry-After header of an http-429."),
     home: Path = HomeOption,
 ) -> None:
-    """Make the next N calls of OPERATION (a GraphQL field name) fail the way RunPod does."""
-    args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied, "hang_seconds": hang}
+    """Make the next N calls of OPERATION fail the way RunPod does.
+
+    OPERATION is a GraphQL field name (podFindAndDeployOnDemand, pod, myself, ...) or a REST v2
+    operation (v2.pods.create, v2.pods.action, v2.pods.get, v2.catalog.gpus, ...; README lists them).
+    Example: podreconcile sandbox fault v2.pods.list --times 1 --error http-429 --retry-after 2
+    """
+    args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied,
+            "hang_seconds": hang, "retry_after": retry_after}
     result = daemon.admin(_running(home), "fault", args)
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)
+
+
+@app.command()
+def stock(
+    gpu: str,
+    level: str = typer.Option(..., "--level", help="NONE | LOW | MEDIUM | HIGH (the default)."),
+    data_center: str = typer.Option(None, "--data-center", help="One data center [default: all]."),
+    home: Path = HomeOption,
+) -> None:
+    """Set a GPU type's stock: with NONE, creates there fail with RunPod's no-capacity sentence.
+
+    Example: podreconcile sandbox stock "NVIDIA GeForce RTX 4090" --level NONE --data-center EU-RO-1
+    """
+    result = daemon.admin(_running(home), "stock", {"gpu": gpu, "level": level, "data_center": data_center})
+    where = "every data center" if result["data_center"] == "*" else result["data_center"]
+    typer.echo(f"Stock of {gpu} in {where}: {result['level']}.", err=True)
 
 
 @app.command()

@@ -30,6 +30,7 @@ HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
 # When set, the sandbox shuts down (stopping its pods) once that process is gone: test suites set it so
 # that a killed test run leaves no server, sshd or tmux behind.
 OWNER_ENV = "PODRECONCILE_SANDBOX_OWNER_PID"
+GRAPHQL_MODES = ("live", "gone")
 
 
 def default_home() -> Path:
@@ -65,15 +66,26 @@ def running(home: Path) -> Running | None:
     return current
 
 
-def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0) -> Running:
-    """Start the sandbox unless it already runs; return how to reach it."""
+def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str | None = None) -> Running:
+    """Start the sandbox unless it already runs; return how to reach it.
+
+    `graphql="gone"` makes its GraphQL API answer as a retired API (410 Gone) while REST v2 works;
+    None keeps a running sandbox's choice, and starts a new one with GraphQL live.
+    """
+    if graphql not in (None, *GRAPHQL_MODES):
+        raise SandboxError(f"--graphql must be one of {', '.join(GRAPHQL_MODES)}, not {graphql!r}.")
     current = running(home)
     if current:
+        serving = graphql_mode(home)
+        if graphql is not None and graphql != serving:
+            raise SandboxError(f"The sandbox already runs with GraphQL {serving}; "
+                               f"stop it with `podreconcile sandbox down` first.")  # fmt: skip
         return current
+    graphql = graphql or "live"
     home.mkdir(parents=True, exist_ok=True)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
-    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay)]
+    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay), graphql]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,6 +97,14 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
         time.sleep(0.05)
     process.kill()
     raise SandboxError(f"The sandbox did not answer within {timeout:.0f} s; see {home / 'server.log'}.")
+
+
+def graphql_mode(home: Path) -> str:
+    """How the sandbox serving from `home` answers GraphQL: live, or gone (410)."""
+    try:
+        return json.loads((home / "server.json").read_text()).get("graphql", "live")
+    except (OSError, ValueError):
+        return "live"
 
 
 def down(home: Path, timeout: float = 15.0) -> bool:
@@ -138,10 +158,32 @@ def graphql(current: Running, query: str, variables: dict | None = None) -> dict
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.loads(response.read())
     except urllib.error.HTTPError as error:
+        if error.code == 410:
+            raise SandboxError("The sandbox's GraphQL API is gone (it was started with --graphql gone).") from None
         payload = json.loads(error.read() or b"{}")
     if payload.get("errors"):
         raise SandboxError(payload["errors"][0]["message"])
     return payload["data"]
+
+
+def v2(current: Running, method: str, path: str, body: dict | None = None) -> dict | None:
+    """A REST v2 call as the account owner (`path` like `/v2/pods`); the answer's JSON, None for 204.
+
+    Raises SandboxError with the problem's detail for an error answer.
+    """
+    request = urllib.request.Request(
+        f"{current.url}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {current.api_key}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            content = response.read()
+    except urllib.error.HTTPError as error:
+        problem = json.loads(error.read() or b"{}")
+        raise SandboxError(f"{method} {path}: {error.code} {problem.get('detail', error.reason)}") from None
+    return json.loads(content) if content else None
 
 
 def _alive(pid: int) -> bool:
@@ -167,7 +209,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def serve(home: Path, port: int, boot_delay: float) -> None:
+def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> None:
     """The server process: listen, bring back running pods, serve until shut down."""
     from .lifecycle import Lifecycle
     from .podhost import PodHost
@@ -179,7 +221,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     server = make_server(None, port)  # bind first: the pods need the URL
     url = f"http://127.0.0.1:{server.server_address[1]}"
     lifecycle = Lifecycle(store, host, f"{url}/graphql", boot_delay)
-    server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle)
+    server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle, graphql_gone=graphql == "gone")
     # serve_forever runs in this thread, so a SIGTERM unwinds it with SystemExit (shutdown() would deadlock).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host.stop_all()  # containers left by a crashed server: their ports and keys are stale
@@ -187,7 +229,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
         lifecycle.reboot_running()
         store.save()
     tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key}))
+    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql}))
     os.chmod(tmp, 0o600)
     os.replace(tmp, home / "server.json")
     _watch_owner(server)
@@ -212,4 +254,4 @@ def _watch_owner(server) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:5])

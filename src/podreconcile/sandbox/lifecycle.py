@@ -48,6 +48,7 @@ class Lifecycle:
         self._stopping: dict[str, threading.Thread] = {}
         self._stopped_at: dict[str, float] = {}
         self._ready: set[str] = set()
+        self._live_ports: dict[str, str] = {}  # the ports each container was started with (PATCH waits for a start)
 
     # --- transitions (called with store.lock held) ---
 
@@ -57,14 +58,19 @@ class Lifecycle:
         self._ready.discard(pod.id)
         wants_ssh = any(kind == "tcp" and n == 22 for n, kind in parse_ports(pod.ports))
         pod.ssh_port = free_port() if wants_ssh else None
+        self._live_ports[pod.id] = pod.ports
         pod.desired_status = "RUNNING"
         pod.last_started_at = now_iso()
         pod.started_monotonic = time.monotonic()
+        pod.started_wall = time.time()
+        pod.boots += 1
         pod.last_status_change = f"Rented by User: {js_date()}"
         self.host.start(self._launch(pod))
 
     def halt(self, pod: Pod, status_change: str) -> None:
         """Mark the pod EXITED now; kill its container just after (the caller may be inside it)."""
+        if pod.desired_status == "RUNNING":
+            pod.billed_usd += self.running_charge(pod)
         pod.desired_status = "EXITED"
         pod.last_status_change = status_change
         self._stopped_at[pod.id] = time.monotonic()
@@ -90,6 +96,30 @@ class Lifecycle:
 
     # --- views ---
 
+    def phase(self, pod: Pod) -> str:
+        """The pod's v2 status: PROVISIONING (first boot) or STARTING (later ones), RUNNING, EXITED."""
+        if pod.terminated_at is not None:
+            return "TERMINATED"
+        if pod.desired_status != "RUNNING":
+            return "EXITED"
+        if time.monotonic() - pod.started_monotonic < self.boot_delay / 2:
+            return "PROVISIONING" if pod.boots <= 1 else "STARTING"
+        return "RUNNING"
+
+    def booted(self, pod: Pod) -> bool:
+        """Whether the running pod's container is up: sshd answers (or the boot delay passed)."""
+        return self.phase(pod) == "RUNNING" and self._sshd_ready(pod)
+
+    def running_charge(self, pod: Pod) -> float:
+        """USD charged for the current run so far (0 when the pod is not running)."""
+        if pod.desired_status != "RUNNING" or not pod.started_wall:
+            return 0.0
+        return pod.cost_per_hr * max(0.0, time.time() - pod.started_wall) / 3600
+
+    def port_entries(self, pod: Pod) -> list[dict]:
+        """The running pod's published ports, as GraphQL's runtime.ports lists them."""
+        return self._port_entries(pod)
+
     def runtime_view(self, pod: Pod) -> dict | None:
         """RunPod's `runtime`: null while booting, `ports: null` until sshd answers, then ports."""
         if pod.desired_status != "RUNNING":
@@ -113,7 +143,7 @@ class Lifecycle:
 
     def _port_entries(self, pod: Pod) -> list[dict]:
         entries = []
-        for number, kind in parse_ports(pod.ports):
+        for number, kind in parse_ports(self._live_ports.get(pod.id, pod.ports)):
             if kind == "tcp" and number == 22 and pod.ssh_port:
                 entries.append(_port("127.0.0.1", True, 22, pod.ssh_port, "tcp"))
             elif kind == "http":

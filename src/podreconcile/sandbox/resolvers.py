@@ -87,6 +87,10 @@ class Api:
         return self._deploy({**input, "gpuTypeId": None, "gpuCount": 0}, interruptible=False, bid=None)
 
     def _deploy(self, args: dict, interruptible: bool, bid: float | None) -> dict:
+        return self.pod_view(self.create_pod(args, interruptible, bid))
+
+    def create_pod(self, args: dict, interruptible: bool, bid: float | None) -> Pod:
+        """Create and boot a pod from GraphQL-shaped input (REST v2 translates its body to it)."""
         image = args.get("imageName")
         if not image and not args.get("templateId"):
             raise GraphQLError("Please provide an image name or a template.")
@@ -96,13 +100,13 @@ class Api:
             raise GraphQLError(NO_CAPACITY)
         cloud = args.get("cloudType") or "ALL"
         volume = self._volume_for(args, cloud)
-        data_center = self._data_center(args, volume)
+        data_center = self._data_center(args, volume, gpu)
         ports = (args.get("ports") or "").replace(" ", "")
         try:
             parse_ports(ports)
         except ValueError as bad:
             raise GraphQLError(f"Invalid port specification: {bad}.") from None
-        env = _env_pairs(args.get("env") or [])
+        env = env_pairs(args.get("env") or [])
         pod = Pod(
             id=self.store.new_pod_id(),
             name=args.get("name") or "",
@@ -129,7 +133,7 @@ class Api:
         self.store.pods[pod.id] = pod
         self.life.boot(pod)
         self.store.save()
-        return self.pod_view(pod)
+        return pod
 
     def _volume_for(self, args: dict, cloud: str) -> Volume | None:
         volume_id = args.get("networkVolumeId")
@@ -142,16 +146,23 @@ class Api:
             raise GraphQLError(VOLUME_NEEDS_SECURE)
         return volume
 
-    def _data_center(self, args: dict, volume: Volume | None) -> str:
+    def _data_center(self, args: dict, volume: Volume | None, gpu) -> str:
+        """Where the pod lands: the first candidate data center with stock of its GPU type."""
         wanted = args.get("dataCenterId")
-        if wanted and wanted not in DATA_CENTERS:
+        candidates = [wanted] if wanted else list(args.get("dataCenterIds") or ())
+        if any(dc not in DATA_CENTERS for dc in candidates):
             raise GraphQLError(NO_CAPACITY)
-        if volume and wanted and wanted != volume.data_center_id:
-            raise GraphQLError(
-                f"Network volume {volume.id} is in data center {volume.data_center_id}; "
-                f"a pod using it cannot be deployed in {wanted}."
-            )
-        return wanted or (volume.data_center_id if volume else DATA_CENTERS[0])
+        if volume:
+            if candidates and volume.data_center_id not in candidates:
+                raise GraphQLError(
+                    f"Network volume {volume.id} is in data center {volume.data_center_id}; "
+                    f"a pod using it cannot be deployed in {', '.join(candidates)}."
+                )
+            candidates = [volume.data_center_id]
+        for data_center in candidates or DATA_CENTERS:
+            if gpu is None or self.store.stock_level(gpu.id, data_center) != "NONE":
+                return data_center
+        raise GraphQLError(NO_CAPACITY)
 
     # ---- pod transitions ----
 
@@ -167,14 +178,21 @@ class Api:
         return self._resume(pod, input["gpuCount"])
 
     def _resume(self, pod: Pod, gpu_count: int) -> dict:
-        if pod.desired_status != "RUNNING":
-            gpu = gpu_type(pod.gpu_type_id) if pod.gpu_type_id else None
-            if gpu and not 0 <= gpu_count <= gpu.max_count:
-                raise GraphQLError(HOST_GPUS_BUSY)
-            pod.gpu_count = gpu_count
-            self.life.boot(pod)
-            self.store.save()
+        self.resume_pod(pod, gpu_count)
         return self.pod_view(pod)
+
+    def resume_pod(self, pod: Pod, gpu_count: int) -> None:
+        """Start a stopped pod on its host; HOST_GPUS_BUSY when the host's GPUs are gone."""
+        if pod.desired_status == "RUNNING":
+            return
+        gpu = gpu_type(pod.gpu_type_id) if pod.gpu_type_id else None
+        if gpu and not 0 <= gpu_count <= gpu.max_count:
+            raise GraphQLError(HOST_GPUS_BUSY)
+        if gpu and gpu_count and self.store.stock_level(gpu.id, pod.data_center_id) == "NONE":
+            raise GraphQLError(HOST_GPUS_BUSY)
+        pod.gpu_count = gpu_count
+        self.life.boot(pod)
+        self.store.save()
 
     def podStop(self, info, input: dict) -> dict:
         pod = self.store.find_pod(input["podId"])
@@ -294,7 +312,7 @@ def _known_gpu(gpu_id: str | None):
     return gpu
 
 
-def _env_pairs(items: list[dict]) -> list[list[str]]:
+def env_pairs(items: list[dict]) -> list[list[str]]:
     pairs = []
     for item in items:
         key, value = item["key"], item.get("value") or ""

@@ -1,10 +1,11 @@
-"""The sandbox's HTTP server: RunPod's `POST /graphql`, plus a small admin surface for the CLI.
+"""The sandbox's HTTP server: RunPod's `POST /graphql`, REST v2 under `/v2`, and an admin surface.
 
 Transport behaviour follows RunPod (shared/runpod-facts.md sections 1 and 3): auth by
 `Authorization: Bearer` or `?api_key=`, HTTP 401 for a bad key, HTTP 400 with the parser's message
 for a malformed or invalid query, HTTP 200 with `errors[0].message` and `data.<op>: null` for a
 resolver error. Armed faults replace an operation's answer with a 5xx, a 429, a hang or RunPod's
-capacity errors.
+capacity errors. REST v2 (rest.py) answers from the same store; with `graphql_gone`, GraphQL
+answers `410 Gone` as a retired API while v2 keeps working.
 """
 
 from __future__ import annotations
@@ -29,21 +30,47 @@ from graphql.language import OperationDefinitionNode
 
 from .lifecycle import Lifecycle
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
-from .store import Fault, Store, js_date
+from .rest import OPERATIONS
+from .rest_account import AccountRoutes
+from .rest_http import RestHandler, html_page
+from .rest_pods import PodRoutes
+from .store import DATA_CENTERS, GPU_TYPES, Fault, Store, Volume, js_date
 
 SCHEMA = build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())
-FAULT_KINDS = ("http-500", "http-429", "timeout", "no-capacity", "host-gpus-busy")
-HTML_429 = b"<html><head><title>429 Too Many Requests</title></head><body><h1>429 Too Many Requests</h1></body></html>"
-HTML_500 = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500 Internal Server Error</h1></body></html>"
+FAULT_KINDS = ("http-500", "http-502", "http-503", "http-429", "http-403", "http-409", "timeout", "no-capacity",
+               "host-gpus-busy")  # fmt: skip
+STOCK_LEVELS = ("NONE", "LOW", "MEDIUM", "HIGH")
+# The rate-limit policy the sandbox announces on every v2 answer (it limits only through faults).
+RATE_QUOTA, RATE_WINDOW = 600, 60
 
 
 class Sandbox:
     """The server's shared state: store, lifecycle and resolvers."""
 
-    def __init__(self, store: Store, lifecycle: Lifecycle) -> None:
+    def __init__(self, store: Store, lifecycle: Lifecycle, graphql_gone: bool = False) -> None:
         self.store = store
         self.life = lifecycle
         self.api = Api(store, lifecycle)
+        self.pod_routes = PodRoutes(store, lifecycle, self.api)
+        self.account_routes = AccountRoutes(store, lifecycle)
+        self.graphql_gone = graphql_gone
+        self._window = (0, 0)  # (minute window start, v2 calls in it)
+
+    def route(self, handler: str):
+        return getattr(self.pod_routes, handler, None) or getattr(self.account_routes, handler)
+
+    def rate_headers(self) -> dict[str, str]:
+        """RateLimit / RateLimit-Policy as RunPod sends them on every authenticated v2 answer."""
+        now = int(time.time())
+        start, used = self._window
+        if now - start >= RATE_WINDOW:
+            start, used = now - now % RATE_WINDOW, 0
+        self._window = (start, used + 1)
+        remaining, reset = max(0, RATE_QUOTA - used - 1), RATE_WINDOW - (now - start)
+        return {
+            "RateLimit": f'"minute";r={remaining};t={reset}',
+            "RateLimit-Policy": f'"minute";q={RATE_QUOTA};w={RATE_WINDOW}',
+        }
 
 
 def first_field(document) -> str | None:
@@ -55,7 +82,7 @@ def first_field(document) -> str | None:
     return None
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(RestHandler, BaseHTTPRequestHandler):
     server_version = "sandbox-runpod/1"
     protocol_version = "HTTP/1.1"
     sandbox: Sandbox  # set on the subclass made by make_server
@@ -65,9 +92,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing ----
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:  # fmt: skip
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if status != 204:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -96,15 +127,34 @@ class Handler(BaseHTTPRequestHandler):
     # ---- routes ----
 
     def do_GET(self) -> None:
-        if urlparse(self.path).path == "/_sandbox/health":
+        route = urlparse(self.path).path
+        if route == "/_sandbox/health":
             self._json(200, {"ok": True})
+        elif route.startswith("/v2/"):
+            self._v2("GET")
         else:
             self._json(404, {"error": "not found"})
 
+    def do_PATCH(self) -> None:
+        self._v2("PATCH")
+
+    def do_PUT(self) -> None:
+        self._v2("PUT")
+
+    def do_DELETE(self) -> None:
+        self._v2("DELETE")
+
     def do_POST(self) -> None:
         route = urlparse(self.path).path
+        if route.startswith("/v2/"):
+            self._v2("POST")
+            return
+        if route == "/graphql" and self.sandbox.graphql_gone:
+            self._retired()
+            return
         principal = self._principal()
         if principal is None:
+            self._body()
             self._json(401, {"errors": [{"message": "Unauthorized"}]})
         elif route == "/graphql":
             self._graphql(principal[1])
@@ -164,12 +214,13 @@ class Handler(BaseHTTPRequestHandler):
             message = NO_CAPACITY if fault.kind == "no-capacity" else HOST_GPUS_BUSY
             self._json(200, {"errors": [{"message": message, "path": [operation]}], "data": {operation: None}})
             return
-        status = 500 if fault.kind == "http-500" else 429
+        status = int(fault.kind.removeprefix("http-"))
+        headers = {"Retry-After": str(fault.retry_after)} if status == 429 else {}
         if fault.body == "html":
-            self._send(status, HTML_500 if status == 500 else HTML_429, "text/html")
+            self._send(status, html_page(status), "text/html", headers)
         else:
-            message = GENERIC if status == 500 else "Too many requests. Please slow down and try again later."
-            self._json(status, {"errors": [{"message": message}]})
+            message = "Too many requests. Please slow down and try again later." if status == 429 else GENERIC
+            self._send(status, json.dumps({"errors": [{"message": message}]}).encode(), headers=headers)
 
     # ---- admin (the `podreconcile sandbox ...` commands) ----
 
@@ -189,12 +240,15 @@ class Handler(BaseHTTPRequestHandler):
             return dict(sorted(self.sandbox.store.calls.items()))
 
     def _admin_fault(self, args: dict) -> dict:
-        kind, times = args["kind"], int(args["times"])
+        kind, times, operation = args["kind"], int(args["times"]), args["operation"]
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
         if times < 1:
             raise ValueError("--times must be at least 1")
-        body = args.get("body") or ("html" if kind == "http-429" else "json")
+        v2 = operation.startswith("v2.")
+        if v2 and operation not in OPERATIONS:
+            raise ValueError(f"unknown v2 operation {operation!r}; choose one of {', '.join(OPERATIONS)}")
+        body = args.get("body") or ("html" if kind == "http-429" and not v2 else "json")
         applied = args.get("applied")
         fault = Fault(
             kind=kind,
@@ -202,10 +256,36 @@ class Handler(BaseHTTPRequestHandler):
             applied=(kind == "timeout") if applied is None else bool(applied),
             body=body,
             hang_seconds=float(args.get("hang_seconds") or 35.0),
+            retry_after=int(args.get("retry_after") or 1),
         )
         with self.sandbox.store.lock:
-            self.sandbox.store.faults[args["operation"]] = fault
-        return {"operation": args["operation"], "kind": kind, "times": times, "applied": fault.applied}
+            self.sandbox.store.faults[operation] = fault
+        return {"operation": operation, "kind": kind, "times": times, "applied": fault.applied}
+
+    def _admin_volume_create(self, args: dict) -> dict:
+        """`sandbox volume create`: straight into the store, so it works with GraphQL gone too."""
+        name, size, data_center = args["name"], int(args["size"]), args["data_center"]
+        if data_center not in DATA_CENTERS:
+            raise ValueError(f"unknown data center {data_center!r}; choose one of {', '.join(DATA_CENTERS)}")
+        if size < 1:
+            raise ValueError("--size-gb must be at least 1")
+        store = self.sandbox.store
+        with store.lock:
+            volume = Volume(store.new_volume_id(), name, size, data_center)
+            store.volumes[volume.id] = volume
+            store.volume_dir(volume.id).mkdir(parents=True, exist_ok=True)
+            store.save()
+        return {"id": volume.id}
+
+    def _admin_stock(self, args: dict) -> dict:
+        gpu, level, data_center = args["gpu"], args["level"], args.get("data_center") or "*"
+        if gpu not in {g.id for g in GPU_TYPES}:
+            raise ValueError(f"unknown GPU type {gpu!r}")
+        if level not in STOCK_LEVELS:
+            raise ValueError(f"unknown stock level {level!r}; choose one of {', '.join(STOCK_LEVELS)}")
+        with self.sandbox.store.lock:
+            self.sandbox.store.stock[(gpu, data_center)] = level
+        return {"gpu": gpu, "data_center": data_center, "level": level}
 
     def _admin_preempt(self, args: dict) -> dict:
         store = self.sandbox.store

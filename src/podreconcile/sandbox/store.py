@@ -90,6 +90,10 @@ class Pod:
     started_monotonic: float = 0.0
     ssh_port: int | None = None
     terminated_at: str | None = None
+    boots: int = 0  # starts so far: the first is PROVISIONING over v2, later ones STARTING
+    locked: bool = False
+    billed_usd: float = 0.0  # charged for runs that ended (the running one is added on read)
+    started_wall: float = 0.0  # time.time() of the last start, for billing
 
     @property
     def pod_host_id(self) -> str:
@@ -111,6 +115,7 @@ class Fault:
     applied: bool
     body: str
     hang_seconds: float
+    retry_after: int = 1  # seconds in a 429's Retry-After header
 
 
 class Store:
@@ -126,6 +131,8 @@ class Store:
         self.volumes: dict[str, Volume] = {}
         self.faults: dict[str, Fault] = {}
         self.calls: dict[str, int] = {}
+        # Stock set by `sandbox stock`: (gpu id, data center or "*") -> NONE|LOW|MEDIUM|HIGH.
+        self.stock: dict[tuple[str, str], str] = {}
         self._load()
 
     def _load(self) -> None:
@@ -183,6 +190,10 @@ class Store:
 
     def volume_dir(self, volume_id: str) -> Path:
         return self.home / "volumes" / volume_id
+
+    def stock_level(self, gpu_id: str, data_center: str) -> str:
+        """The GPU type's stock in a data center: HIGH unless `sandbox stock` said otherwise."""
+        return self.stock.get((gpu_id, data_center)) or self.stock.get((gpu_id, "*")) or "HIGH"
 
     def count_call(self, operation: str) -> None:
         self.calls[operation] = self.calls.get(operation, 0) + 1
