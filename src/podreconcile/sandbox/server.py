@@ -28,6 +28,7 @@ from graphql import (
 from graphql.language import OperationDefinitionNode
 
 from .lifecycle import Lifecycle
+from .s3 import service as s3_service
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .store import Fault, Store, js_date
 
@@ -189,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
             return dict(sorted(self.sandbox.store.calls.items()))
 
     def _admin_fault(self, args: dict) -> dict:
+        if s3_service.is_s3_operation(args["operation"]):
+            return s3_service.arm_fault(self.sandbox.store, args, Fault)
         kind, times = args["kind"], int(args["times"])
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
