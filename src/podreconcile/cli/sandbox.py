@@ -94,13 +94,14 @@ def preempt(pod_id: str, home: Path = HomeOption) -> None:
 def fault(
     operation: str,
     times: int = typer.Option(1, "--times", help="How many of the next calls fail."),
-    error: str = typer.Option(..., "--error", help="http-500 | http-429 | timeout | no-capacity | host-gpus-busy"),
+    error: str = typer.Option(..., "--error", help="http-500 | http-429 | timeout | no-capacity | host-gpus-busy; "
+                              "for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
     body: str = typer.Option(None, "--body", help="json or html body for http-500/http-429."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
     hang: float = typer.Option(35.0, "--hang", help="Seconds a timeout holds the connection."),
     home: Path = HomeOption,
 ) -> None:
-    """Make the next N calls of OPERATION (a GraphQL field name) fail the way RunPod does."""
+    """Make the next N calls of OPERATION (a GraphQL field name, or s3 / s3.<S3 operation>) fail the way RunPod does."""
     args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied, "hang_seconds": hang}
     result = daemon.admin(_running(home), "fault", args)
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)

@@ -121,6 +121,7 @@ class Uploads:
 
     def abort(self, upload: Upload) -> None:
         shutil.rmtree(self.folder / upload.upload_id, ignore_errors=True)
+        self.volume.tidy()
 
     def listing(self, prefix: str) -> list[Upload]:
         uploads = []

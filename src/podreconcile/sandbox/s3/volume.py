@@ -99,9 +99,17 @@ class Volume:
     # ---- writes ----
 
     def staging(self) -> Path:
+        """A new empty file in the hidden folder, to be filled and then `place`d."""
         folder = self.root / UPLOADS / "tmp"
-        folder.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkstemp(dir=folder, prefix="put-")[1])
+        for _ in range(5):  # a concurrent `tidy` may remove the folder between mkdir and mkstemp
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, name = tempfile.mkstemp(dir=folder, prefix="put-")
+            except FileNotFoundError:
+                continue
+            os.close(fd)
+            return Path(name)
+        raise S3Error("InternalError", "Could not stage the upload; please try again.", 500)
 
     def place(self, staged: Path, key: str, etag: str) -> Entry:
         """Move a fully written file to `key` atomically, making parent folders as a pod's `mkdir -p` would."""
@@ -109,6 +117,7 @@ class Volume:
         if key.endswith("/"):
             staged.unlink(missing_ok=True)
             path.mkdir(parents=True, exist_ok=True)
+            self.tidy()
             return self.entry(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +129,16 @@ class Volume:
             staged.unlink(missing_ok=True)
             raise S3Error("InvalidRequest", "A file on the key's path is not a directory.", 409) from None
         self.etags.remember(path, etag)
+        self.tidy()
         return self.entry(key)
+
+    def tidy(self) -> None:
+        """Remove the hidden uploads folder once nothing waits in it, as RunPod cleans it up."""
+        for folder in (self.root / UPLOADS / "tmp", self.root / UPLOADS):
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (another upload is under way) or already gone
 
     def delete(self, key: str) -> None:
         """Delete a file, or an empty directory for `dir/`; a missing key is no error (S3's rule)."""
