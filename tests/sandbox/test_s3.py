@@ -87,6 +87,13 @@ def test_listings_include_empty_directories_and_page_with_tokens(sandbox, s3):
     assert keys == [f"data/f{i}" for i in range(7)] + ["empty/deeper/"]
     top = s3.list_objects_v2(Bucket=volume, Delimiter="/")
     assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["data/", "empty/"]
+    v1 = list(s3.get_paginator("list_objects").paginate(Bucket=volume, Delimiter="/", Prefix="data/", PaginationConfig={"PageSize": 4}))
+    assert [o["Key"] for p in v1 for o in p["Contents"]] == [f"data/f{i}" for i in range(7)]
+    os.symlink("/etc/hostname", root / "data" / "outside")
+    assert "data/outside" not in [o["Key"] for o in s3.list_objects_v2(Bucket=volume)["Contents"]]
+    with pytest.raises(ClientError) as escape:
+        s3.get_object(Bucket=volume, Key="data/outside")
+    assert code(escape) == "AccessDenied"
     pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket=volume, Prefix="data/", PaginationConfig={"PageSize": 3}))
     assert [len(p["Contents"]) for p in pages] == [3, 3, 1]
     assert [o["Size"] for p in pages for o in p["Contents"]] == list(range(7))

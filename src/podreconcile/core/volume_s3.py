@@ -20,7 +20,7 @@ S3_DATA_CENTERS = frozenset({
 })
 
 PUT_OBJECT_LIMIT = 500 * (1 << 20)  # RunPod refuses PutObject (and a part) from 500 MB up
-PART_SIZE = 64 * (1 << 20)  # files above this go up in parts of this size, resumable part by part
+PART_SIZE = 32 * (1 << 20)  # files above this go up in parts of this size, resumable part by part
 
 
 @dataclass(frozen=True, repr=False)

@@ -61,6 +61,11 @@ class S3Service:
         return Volume(root, self.etags)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # parallel uploads open many connections at once
+    daemon_threads = True
+
+
 def load_keys(home: Path) -> tuple[str, str]:
     """The sandbox's S3 key pair, made on first use and kept owner-readable only."""
     path = home / "s3-keys.json"
@@ -85,8 +90,7 @@ def start(store, home: Path, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     limit = int(os.environ.get(PUT_LIMIT_ENV) or PUT_LIMIT)
     service = S3Service(store, load_keys(home), limit)
     handler = type("BoundS3Handler", (Handler,), {"service": service})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 

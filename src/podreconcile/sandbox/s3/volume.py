@@ -78,7 +78,7 @@ class Volume:
         if parts[0] == UPLOADS:
             raise no_such_key()
         path = self.root.joinpath(*[p for p in parts if p])
-        real = path.parent.resolve()
+        real = path.resolve()  # a symlink a pod made must not lead the server outside the volume
         if real != self.root and not real.is_relative_to(self.root):
             raise S3Error("AccessDenied", "The key leaves the volume.", 403)
         return path
@@ -179,7 +179,7 @@ class Volume:
                 continue
             if child.is_dir(follow_symlinks=False):
                 self._walk(Path(child.path), key + "/", prefix, found)
-            elif child.is_file() and key.startswith(prefix):
+            elif child.is_file(follow_symlinks=False) and key.startswith(prefix):
                 found.append((key, Path(child.path)))
 
     def listed(self, key: str, path: Path) -> Entry | None:
