@@ -7,7 +7,11 @@ import stat
 
 import pytest
 import requests
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+)
 
 from podreconcile.sandbox import daemon
 from podreconcile.sandbox.s3.service import PUT_LIMIT_ENV

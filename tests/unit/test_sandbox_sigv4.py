@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -46,7 +46,7 @@ def test_a_wrong_secret_a_changed_query_or_another_region_is_refused():
 
 def test_clocks_may_be_off_by_up_to_an_hour():
     request = signed()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sigv4.authorize(request, ACCESS, SECRET, "EU-RO-1", now=now + timedelta(minutes=55))
     assert refusal(request, now=now + timedelta(minutes=65)) == "RequestTimeTooSkewed"
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from podreconcile.core.ports import ObjectTooLarge, RemoteObject, TransferReport, UploadItem
+from podreconcile.core.ports import (
+    ObjectTooLarge,
+    RemoteObject,
+    TransferReport,
+    UploadItem,
+)
 from podreconcile.core.volume_s3 import PART_SIZE, S3Credentials, S3Route
 
 from .client import make_client, ranged_get, translated

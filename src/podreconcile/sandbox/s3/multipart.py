@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import S3Error
@@ -55,7 +55,7 @@ class Uploads:
         upload_id = secrets.token_urlsafe(24)
         folder = self.folder / upload_id
         folder.mkdir(parents=True)
-        initiated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        initiated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         (folder / "upload.json").write_text(json.dumps({"key": key, "initiated": initiated}))
         return upload_id
 

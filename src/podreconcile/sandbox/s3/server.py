@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
 import time
-import zlib
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 from xml.etree import ElementTree
 
 from . import documents, sigv4
+from .bodies import Body
 from .errors import S3Error, not_implemented
 from .listing import Page, page
 from .multipart import Uploads
@@ -53,7 +51,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self.request_id = secrets.token_hex(8).upper()
-        self.body_left = int(self.headers.get("Content-Length") or 0)
         self.extra_headers: dict[str, str] = {}
         try:
             self._dispatch()
@@ -74,13 +71,14 @@ class Handler(BaseHTTPRequestHandler):
         self.key = unquote(segments[2]) if len(segments) > 2 else ""
         self.query = dict(parse_qsl(raw_query, keep_blank_values=True))
         self.lower_headers = {name.lower(): value for name, value in self.headers.items()}
+        self.body = Body(self.rfile, int(self.headers.get("Content-Length") or 0), self.lower_headers)
         name = operation(self.command, self.bucket, self.key, self.query, self.lower_headers)
         fault = self.service.count_and_take_fault(name)
         if fault is not None:
             self._faulted(fault)
             return
         request = sigv4.Request(self.command, raw_path, raw_query, self.lower_headers)
-        self.payload_hash = sigv4.authorize(request, *self.service.keys, data_center)
+        self.body.payload_hash = sigv4.authorize(request, *self.service.keys, data_center)
         if name not in SUPPORTED:
             raise not_implemented(name)
         if name == "ListBuckets":
@@ -148,8 +146,9 @@ class Handler(BaseHTTPRequestHandler):
     def _PutObject(self, volume: Volume) -> None:
         self._refuse_too_large()
         staged = volume.staging()
-        md5_hex = self._receive(staged)
+        md5_hex = self.body.into(staged)
         entry = volume.place(staged, self.key, f'"{md5_hex}"')
+        self.extra_headers.update(self.body.checksums)
         self.extra_headers["ETag"] = entry.etag
         self._send(200, b"")
 
@@ -182,14 +181,15 @@ class Handler(BaseHTTPRequestHandler):
         uploads.part_path(upload, number)  # a bad number is refused before the body is stored
         self._refuse_too_large()
         staged = volume.staging()
-        md5_hex = self._receive(staged)
+        md5_hex = self.body.into(staged)
+        self.extra_headers.update(self.body.checksums)
         self.extra_headers["ETag"] = uploads.store_part(upload, number, staged, md5_hex)
         self._send(200, b"")
 
     def _CompleteMultipartUpload(self, volume: Volume) -> None:
         uploads = Uploads(volume)
         upload = uploads.get(self.query["uploadId"], self.key)
-        entry = uploads.complete(upload, _requested_parts(self._read_small()))
+        entry = uploads.complete(upload, _requested_parts(self.body.small()))
         location = f"/{self.bucket}/{self.key}"
         self._send(200, documents.completed(location, self.bucket, entry))
 
@@ -215,65 +215,9 @@ class Handler(BaseHTTPRequestHandler):
         if "Content-Length" not in self.headers:
             raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
         limit = self.service.put_limit
-        if self.body_left >= limit:
+        if self.body.left >= limit:
             raise S3Error("EntityTooLarge", f"Your proposed upload exceeds the maximum allowed size: a single "
                           f"upload must be smaller than {_megabytes(limit)}; use a multipart upload.", 400)
-
-    def _receive(self, staged: Path) -> str:
-        """Read the body into `staged`, checking the signed SHA-256 and any MD5/checksum header; return its MD5."""
-        if self.payload_hash.startswith("STREAMING-"):
-            staged.unlink(missing_ok=True)
-            raise not_implemented("aws-chunked (streaming) payload encoding")
-        digests = {"md5": hashlib.md5(), "sha256": hashlib.sha256(), "sha1": hashlib.sha1()}
-        crc = 0
-        try:
-            with open(staged, "wb") as f:
-                while self.body_left > 0:
-                    chunk = self.rfile.read(min(_CHUNK, self.body_left))
-                    if not chunk:
-                        raise ConnectionError("the client closed the connection mid-body")
-                    self.body_left -= len(chunk)
-                    f.write(chunk)
-                    crc = zlib.crc32(chunk, crc)
-                    for digest in digests.values():
-                        digest.update(chunk)
-            self._check_digests(digests, crc)
-        except BaseException:
-            staged.unlink(missing_ok=True)
-            raise
-        return digests["md5"].hexdigest()
-
-    def _read_small(self) -> bytes:
-        if self.body_left > 1 << 20:
-            raise S3Error("MaxMessageLengthExceeded", "Your request was too big.", 400)
-        body = self.rfile.read(self.body_left)
-        self.body_left = 0
-        digests = {"md5": hashlib.md5(body), "sha256": hashlib.sha256(body), "sha1": hashlib.sha1(body)}
-        self._check_digests(digests, zlib.crc32(body))
-        return body
-
-    def _check_digests(self, digests: dict, crc: int) -> None:
-        if self.payload_hash != sigv4.UNSIGNED and digests["sha256"].hexdigest() != self.payload_hash:
-            raise S3Error("XAmzContentSHA256Mismatch",
-                          "The provided 'x-amz-content-sha256' header does not match what was computed.", 400)
-        expected = {
-            "content-md5": digests["md5"].digest(),
-            "x-amz-checksum-crc32": crc.to_bytes(4, "big"),
-            "x-amz-checksum-sha1": digests["sha1"].digest(),
-            "x-amz-checksum-sha256": digests["sha256"].digest(),
-        }
-        for header, digest in expected.items():
-            sent = self.lower_headers.get(header)
-            if sent is None:
-                continue
-            try:
-                matches = base64.b64decode(sent, validate=True) == digest
-            except binascii.Error:
-                matches = False
-            if not matches:
-                raise S3Error("BadDigest", f"The {header} you specified did not match the calculated checksum.", 400)
-            if header.startswith("x-amz-checksum-"):
-                self.extra_headers[header] = sent
 
     # ---- answers ----
 
@@ -300,14 +244,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(error.status, body)
 
     def _drain(self) -> None:
-        if self.body_left > _DRAIN_LIMIT:
+        body = getattr(self, "body", None)
+        if body is not None and not body.drain(_DRAIN_LIMIT):
             self.close_connection = True
-            return
-        while self.body_left > 0:
-            chunk = self.rfile.read(min(_CHUNK, self.body_left))
-            if not chunk:
-                break
-            self.body_left -= len(chunk)
 
     def _object_headers(self, entry: Entry) -> None:
         self.extra_headers["ETag"] = entry.etag

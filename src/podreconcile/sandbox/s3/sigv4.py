@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
 from .errors import S3Error
@@ -62,7 +62,7 @@ def authorize(request: Request, access_key: str, secret_key: str, region: str, n
         raise _refused("AuthorizationHeaderMalformed",
                         f"The authorization header is malformed; the region '{scope_region}' is wrong; expecting '{region}'", 400)
     amz_date = request.header("x-amz-date") or ""
-    _check_clock(amz_date, date, now or datetime.now(timezone.utc))
+    _check_clock(amz_date, date, now or datetime.now(UTC))
     payload_hash = request.header("x-amz-content-sha256")
     if not payload_hash:
         raise _refused("InvalidRequest", "Missing required header for this request: x-amz-content-sha256", 400)
@@ -109,7 +109,7 @@ def _credential(credential: str) -> tuple[str, str, str, str, str]:
 
 def _check_clock(amz_date: str, scope_date: str, now: datetime) -> None:
     try:
-        when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise _refused("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header") from None
     if not amz_date.startswith(scope_date):
