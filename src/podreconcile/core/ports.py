@@ -178,6 +178,10 @@ class VolumeStore(Protocol):
     PermanentError. Retries inside one call are bounded; callers retry TemporaryError by policy.
     """
 
+    def check(self) -> None:
+        """Returns when the endpoint serves the volume (one HeadBucket); NotFoundError when it does not."""
+        ...
+
     def list(self, prefix: str) -> list[RemoteObject]:
         """Every object under `prefix` (with sizes, ETags, mtimes), in one ListObjectsV2 walk."""
         ...
