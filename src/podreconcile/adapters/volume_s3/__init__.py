@@ -31,7 +31,8 @@ class S3VolumeStore:
                  part_size: int = PART_SIZE, workers: int = WORKERS) -> None:
         self.volume_id = volume_id
         self.part_size, self.workers = part_size, workers
-        self._client = make_client(credentials, endpoint, data_center)
+        with translated(f"set up the S3 client for {data_center}", volume_id):  # e.g. a broken ~/.aws/config
+            self._client = make_client(credentials, endpoint, data_center)
 
     def check(self) -> None:
         """HeadBucket: raises NotFoundError when this endpoint does not serve the volume, UserError for bad keys."""
