@@ -99,7 +99,8 @@ def rename(pod_id: str, name: str, home: Path = HomeOption) -> None:
 def fault(
     operation: str,
     times: int = typer.Option(1, "--times", help="How many of the next calls fail."),
-    error: str = typer.Option(..., "--error", help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | host-gpus-busy"),
+    error: str = typer.Option(..., "--error", help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | host-gpus-busy; "
+                              "for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
     body: str = typer.Option(None, "--body", help="json or html body for http-5xx/http-429."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
     hang: float = typer.Option(35.0, "--hang", help="Seconds a timeout holds the connection."),
@@ -109,7 +110,8 @@ def fault(
     """Make the next N calls of OPERATION fail the way RunPod does.
 
     OPERATION is a GraphQL field name (podFindAndDeployOnDemand, pod, myself, ...) or a REST v2
-    operation (v2.pods.create, v2.pods.action, v2.pods.get, v2.catalog.gpus, ...; README lists them).
+    operation (v2.pods.create, v2.pods.action, v2.pods.get, v2.catalog.gpus, ...; README lists them),
+    or s3 / s3.<S3 operation> (s3.PutObject, ...).
     Example: podreconcile sandbox fault v2.pods.list --times 1 --error http-429 --retry-after 2
     """
     args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied,

@@ -129,3 +129,86 @@ class ShellConnector(Protocol):
 
     def __call__(self, endpoint: Endpoint, key_path: Path, *, pinned_key: str | None = None,
                  timeout: float = 10) -> PodShell: ...
+
+
+# ---- a network volume without a pod (RunPod's S3 API) ----
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One object of a volume listing: `key` is the path on the volume (`dir/` for an empty directory)."""
+
+    key: str
+    size: int
+    etag: str  # without quotes: an MD5, or `<md5>-<parts>` for an object uploaded in parts
+    modified: float  # seconds since the epoch
+
+    @property
+    def is_directory(self) -> bool:
+        return self.key.endswith("/")
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    """A local file and the key it goes to; `etag` when the caller already knows it (from a manifest)."""
+
+    local: Path
+    key: str
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferReport:
+    """What an upload or download moved: files and bytes sent, and files left as they were."""
+
+    files: int
+    bytes: int
+    skipped: int
+
+
+class ObjectTooLarge(PermanentError):
+    """A small read (`VolumeStore.read`) of an object larger than its cap."""
+
+
+class VolumeStore(Protocol):
+    """One network volume through RunPod's S3 API: bucket = volume id, keys = paths on the volume.
+
+    Every method raises TemporaryError (5xx, 502, timeouts, "The same next token was received
+    twice" while RunPod computes ETags: retry after a pause), UserError (the key pair is refused:
+    the message names the settings to fix), NotFoundError (no such object or volume), or
+    PermanentError. Retries inside one call are bounded; callers retry TemporaryError by policy.
+    """
+
+    def check(self) -> None:
+        """Returns when the endpoint serves the volume (one HeadBucket); NotFoundError when it does not."""
+        ...
+
+    def list(self, prefix: str) -> list[RemoteObject]:
+        """Every object under `prefix` (with sizes, ETags, mtimes), in one ListObjectsV2 walk."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """A small object whole; ObjectTooLarge when it is over `max_bytes`."""
+        ...
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """`length` bytes from `start` (fewer at the end of the object)."""
+        ...
+
+    def read_tail(self, key: str, max_bytes: int) -> bytes:
+        """The last `max_bytes` bytes (all of a smaller object): the end of a log."""
+        ...
+
+    def upload(self, items: Iterable[UploadItem], remote: dict[str, RemoteObject] | None = None,
+               on_bytes: Callable[[int], None] | None = None) -> TransferReport:
+        """Upload files in parallel; an item whose `remote` object has its size and ETag is skipped.
+
+        Files above the part size go up in parts, and an interrupted upload of the same key is
+        resumed: parts already there with the same MD5 are not sent again.
+        """
+        ...
+
+    def download(self, items: Iterable[tuple[str, Path]], on_bytes: Callable[[int], None] | None = None
+                 ) -> TransferReport:
+        """Download (key, local path) pairs in parallel; a partial file left by an interrupted run
+        is continued from where it stopped when the object is unchanged."""
+        ...

@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .s3 import service as s3_service
+
 
 class SandboxError(Exception):
     """A sandbox command could not be done; the message says why and what to do."""
@@ -42,16 +44,18 @@ class Running:
     pid: int
     url: str
     api_key: str
+    s3_exports: tuple[str, ...] = ()
 
     @property
     def graphql_url(self) -> str:
         return f"{self.url}/graphql"
 
     def exports(self) -> str:
-        return (
-            f"export RUNPOD_API_BASE_URL={shlex.quote(self.url)}\n"
-            f"export RUNPOD_API_KEY={shlex.quote(self.api_key)}"
-        )
+        return "\n".join([
+            f"export RUNPOD_API_BASE_URL={shlex.quote(self.url)}",
+            f"export RUNPOD_API_KEY={shlex.quote(self.api_key)}",
+            *self.s3_exports,
+        ])
 
 
 def running(home: Path) -> Running | None:
@@ -60,7 +64,7 @@ def running(home: Path) -> Running | None:
         info = json.loads((home / "server.json").read_text())
     except (OSError, ValueError):
         return None
-    current = Running(info["pid"], info["url"], info["api_key"])
+    current = Running(info["pid"], info["url"], info["api_key"], tuple(s3_service.exports(home, info.get("s3_url"))))
     if not _alive(current.pid) or not _healthy(current.url):
         return None
     return current
@@ -222,6 +226,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
     url = f"http://127.0.0.1:{server.server_address[1]}"
     lifecycle = Lifecycle(store, host, f"{url}/graphql", boot_delay)
     server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle, graphql_gone=graphql == "gone")
+    s3_server, s3_url = s3_service.start(store, home)
     # serve_forever runs in this thread, so a SIGTERM unwinds it with SystemExit (shutdown() would deadlock).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host.stop_all()  # containers left by a crashed server: their ports and keys are stale
@@ -229,7 +234,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
         lifecycle.reboot_running()
         store.save()
     tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql}))
+    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql, "s3_url": s3_url}))
     os.chmod(tmp, 0o600)
     os.replace(tmp, home / "server.json")
     _watch_owner(server)
@@ -237,6 +242,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
         server.serve_forever(poll_interval=0.2)
     finally:
         lifecycle.shutdown()
+        s3_server.shutdown()
         server.server_close()
 
 

@@ -29,6 +29,7 @@ from graphql import (
 from graphql.language import OperationDefinitionNode
 
 from .lifecycle import Lifecycle
+from .s3 import service as s3_service
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .rest import OPERATIONS
 from .rest_account import AccountRoutes
@@ -240,6 +241,8 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             return dict(sorted(self.sandbox.store.calls.items()))
 
     def _admin_fault(self, args: dict) -> dict:
+        if s3_service.is_s3_operation(args["operation"]):
+            return s3_service.arm_fault(self.sandbox.store, args, Fault)
         kind, times, operation = args["kind"], int(args["times"]), args["operation"]
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; choose one of {', '.join(FAULT_KINDS)}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podreconcile.core.spec.problems import InvalidSpec, Problem
+from podreconcile.core.volume_s3 import DEFAULT_ENDPOINT_TEMPLATE, S3Credentials
 
 ENV_FILE_NAME = ".runpod.env"
 
@@ -65,6 +66,24 @@ class Settings:
     def pod_id(self) -> str | None:
         """POD_ID left by the original shell scripts; adopted when no state file exists."""
         return self._non_empty("POD_ID")
+
+    @property
+    def s3_credentials(self) -> S3Credentials | None:
+        """RunPod's S3 key pair: RUNPOD_S3_ACCESS_KEY/RUNPOD_S3_SECRET_KEY, else the standard
+        AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when that access key is a RunPod one (`user_...`,
+        so real AWS keys are never sent to RunPod); None unless a pair is complete."""
+        access, secret = self._non_empty("RUNPOD_S3_ACCESS_KEY"), self._non_empty("RUNPOD_S3_SECRET_KEY")
+        if access and secret:
+            return S3Credentials(access, secret)
+        access, secret = self._non_empty("AWS_ACCESS_KEY_ID"), self._non_empty("AWS_SECRET_ACCESS_KEY")
+        if access and secret and access.startswith("user_"):
+            return S3Credentials(access, secret)
+        return None
+
+    @property
+    def s3_endpoint_template(self) -> str:
+        """RUNPOD_S3_ENDPOINT_URL, a URL with `{datacenter}` (default RunPod's `https://s3api-{datacenter}.runpod.io`)."""
+        return self._non_empty("RUNPOD_S3_ENDPOINT_URL") or DEFAULT_ENDPOINT_TEMPLATE
 
     def _non_empty(self, name: str) -> str | None:
         return self.values.get(name) or None
