@@ -40,10 +40,12 @@ C, S, R, ST, L, AD, SY = (Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kin
 # ---- fact constructors ----
 
 def desired(*, network_volume: str | None = NV, stop_pod_when_done: bool = True, image: str = IMAGE,
-            gpu_count: int = 1, gpu_types: tuple[str, ...] = GPUS) -> Desired:
+            gpu_count: int = 1, gpu_types: tuple[str, ...] = GPUS, volume_gb: int = 20,
+            env: dict | None = None) -> Desired:
     config = {"image": image, "gpu_count": gpu_count, "cloud": "SECURE", "interruptible": False,
-              "network_volume": network_volume, "volume_mount_path": "/workspace", "container_disk_gb": 30,
-              "ports": ["22/tcp"], "env": {}}
+              "bid_per_gpu": None, "network_volume": network_volume, "volume_mount_path": "/workspace",
+              "container_disk_gb": 30, "volume_gb": None if network_volume else volume_gb,
+              "ports": ["22/tcp"], "env": env or {}}
     return Desired(pod_name=NAME, run_name=RUN, gpu_types=gpu_types, pod_config=config,
                    has_network_volume=network_volume is not None, stop_pod_when_done=stop_pod_when_done)
 
@@ -365,13 +367,15 @@ def test_stopped_stray_is_left_alone() -> None:
 
 # ---- rung 2: can the pod serve the spec ----
 
+REPLACES = "forces a replacement"
 REPLACEMENTS = [
     # (what the spec now says, what the state recorded, the expected change)
-    ("image", dict(image="runpod/pytorch:2.5.0"), {}, FieldChange("image", IMAGE, "runpod/pytorch:2.5.0")),
-    ("gpu_count", dict(gpu_count=2), {}, FieldChange("gpu_count", 1, 2)),
-    ("network_volume", dict(network_volume="nv-new"), {}, FieldChange("network_volume", NV, "nv-new")),
+    ("image", dict(image="runpod/pytorch:2.5.0"), {}, FieldChange("image", IMAGE, "runpod/pytorch:2.5.0", REPLACES)),
+    ("network_volume", dict(network_volume="nv-new"), {}, FieldChange("network_volume", NV, "nv-new", REPLACES)),
     ("gpu_type", {}, dict(gpu="NVIDIA H100 80GB HBM3"),
-     FieldChange("gpu_type", "NVIDIA H100 80GB HBM3", list(GPUS))),
+     FieldChange("gpu_type", "NVIDIA H100 80GB HBM3", list(GPUS), REPLACES)),
+    ("env", dict(env={"TOKEN": "new-secret"}), dict(env={"TOKEN": "old-secret"}),
+     FieldChange("env", None, None, REPLACES, ("TOKEN",))),
 ]
 
 
@@ -400,10 +404,11 @@ def test_replacement_without_network_volume_warns_the_data_goes() -> None:
     assert result.actions[-1].mode is LaunchMode.FRESH
 
 
-def test_several_changes_are_all_listed() -> None:
+def test_several_changes_are_all_listed_with_their_policies() -> None:
     d = desired(image="new:1", gpu_count=4)
     result = plan(d, state(), obs(pod()))
-    assert {c.field for c in result.actions[0].changes} == {"image", "gpu_count"}
+    assert {(c.field, c.policy) for c in result.actions[0].changes} == {
+        ("image", REPLACES), ("gpu_count", "applied at the next start")}
 
 
 def test_second_gpu_type_of_the_list_is_not_a_change() -> None:
@@ -411,18 +416,18 @@ def test_second_gpu_type_of_the_list_is_not_a_change() -> None:
     assert result.empty
 
 
-def test_mutable_field_is_not_a_change() -> None:
-    st = state(volume_gb=100)  # not an immutable field: the planner never compares it
-    result = plan(desired(), st, obs(pod(), run_=run(status(RunState.RUNNING), alive=True)))
-    assert result.empty
+def test_volume_gb_is_ignored_with_a_network_volume() -> None:
+    st = state(volume_gb=100)  # the pod has no volume disk of its own: nothing to compare
+    result = plan(desired(), st, obs(pod(), run_=run(status(RunState.FAILED, exit_code=1))))
+    assert R not in result.kinds() and not result.deferred
 
 
 def test_adopted_pod_is_compared_by_what_runpod_reports() -> None:
     result = plan(desired(), State(), obs(pod(image="runpod/pytorch:2.1.0", gpu_type_id="NVIDIA L4")))
     assert result.kinds() == [AD, R, SY, L]
     assert result.actions[1].changes == (
-        FieldChange("gpu_type", "NVIDIA L4", list(GPUS)),
-        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE),
+        FieldChange("gpu_type", "NVIDIA L4", list(GPUS), REPLACES),
+        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE, REPLACES),
     )
 
 
@@ -430,7 +435,7 @@ def test_state_pod_without_recorded_config_is_compared_by_what_runpod_reports() 
     st = State(pod_id=POD, pod_name=NAME, pod_config=None)  # what adopt writes
     result = plan(desired(), st, obs(pod(network_volume=None)))
     assert result.kinds() == [R, SY, L]
-    assert result.actions[0].changes == (FieldChange("network_volume", None, NV),)
+    assert result.actions[0].changes == (FieldChange("network_volume", None, NV, REPLACES),)
 
 
 def test_recorded_config_wins_over_what_runpod_reports() -> None:

@@ -45,9 +45,15 @@ def register(app: typer.Typer) -> None:
     schema.register(app)
 
 
-def _options(project: Project, force_restart: bool) -> Options:
+def _options(project: Project, force_restart: bool, replace_now: bool = False) -> Options:
     legacy = project.settings.pod_id if project.state_file.read().pod_id is None else None
-    return Options(force_restart=force_restart, legacy_pod_id=legacy)
+    return Options(force_restart=force_restart, legacy_pod_id=legacy, replace_now=replace_now)
+
+
+ReplaceNowOption = typer.Option(
+    False, "--replace-now",
+    help="Replace the pod now even under a live run: the running training is killed and resumes on the new "
+         "pod (the plan names the checkpoint). Without it a pod change waits for the run's end.")
 
 
 def _heading(project: Project) -> str:
@@ -88,6 +94,7 @@ def plan_command(
     output: str = typer.Option("text", "--format", help="text | markdown | json"),
     out: Path = typer.Option(None, "--out", help="Save the plan to FILE for `podreconcile apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 no changes, 1 error, 2 changes pending."),
+    replace_now: bool = ReplaceNowOption,
 ) -> None:
     """Show what apply would do, and why. Changes nothing.
 
@@ -99,12 +106,13 @@ def plan_command(
     project.ssh_key()
     conn = wiring.connection(project, False)
     try:
-        planned = compute_plan(project, conn, _options(project, force_restart))
+        planned = compute_plan(project, conn, _options(project, force_restart, replace_now))
     finally:
         conn.close()
     result = planned.plan
     if out:
-        saved_plans.save(out, project, result, saved_plans.basis(project, planned.state, planned.obs), force_restart)
+        saved_plans.save(out, project, result, saved_plans.basis(project, planned.state, planned.obs), force_restart,
+                         replace_now)
     if as_json or output == "json":
         typer.echo(plan_json(result))
     elif output == "markdown":
@@ -123,6 +131,7 @@ def apply_command(
     force_restart: bool = typer.Option(False, "--force-restart", help="Start training afresh, ignoring checkpoints."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
     detach: bool = typer.Option(False, "--detach", help="Return once training has started instead of following its log."),
+    replace_now: bool = ReplaceNowOption,
 ) -> None:
     """Make the pod and the run match the spec, then follow the training log (Ctrl+C detaches).
 
@@ -138,14 +147,18 @@ def apply_command(
     conn = wiring.connection(project, True)
     progress = Progress()
     try:
-        options = _options(project, force_restart or bool(stored and stored.force_restart))
+        options = _options(project, force_restart or bool(stored and stored.force_restart),
+                           replace_now or bool(stored and stored.replace_now))
         planned = compute_plan(project, conn, options)
         reviewed = _still_valid(stored, plan_file, project, planned) if stored else planned.plan
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
         if reviewed.actions and not stored:
             _confirm(yes)
-        applier = Applier(project, wiring.provider(project), conn, progress, options)
+        applier = Applier(project, wiring.provider(project), conn, progress, options,
+                          saved_plan=str(plan_file) if plan_file else None)
         final = applier.run(reviewed)
+        if final.actions:
+            return
         if final.summary and reviewed.actions:
             progress.step(final.summary)
         run = (applier.last or planned.obs).run
