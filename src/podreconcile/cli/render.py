@@ -145,7 +145,9 @@ def _launch_detail(action: Action, now: float | None) -> str:
 
 def summary_line(plan: Plan) -> str:
     if not plan.actions:
-        return "No changes." if not plan.blocker else "Nothing can be done until the blocker is resolved."
+        if plan.blocker:
+            return "Nothing can be done until the blocker is resolved."
+        return f"No changes now; {len(plan.deferred)} deferred." if plan.deferred else "No changes."
     counts = Counter(a.kind for a in plan.actions)
     return "Plan: " + ", ".join(f"{n} {VERBS[k]}" for k, n in counts.items()) + "."
 
