@@ -213,7 +213,7 @@ def test_max_runtime_stops_the_pod_whatever_training_does(project):
 def test_a_legacy_pod_id_in_runpod_env_is_adopted(project, sdk):
     pub = project.ssh_key.with_suffix(".pub").read_text().strip()
     image = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"  # as in the spec: nothing forces a replacement
-    legacy = sdk.create_pod("from-the-shell-scripts", image, "NVIDIA GeForce RTX 4090", ports="22/tcp", volume_in_gb=5,
+    legacy = sdk.create_pod("from-the-shell-scripts", image, "NVIDIA GeForce RTX 4090", ports="22/tcp,6006/http", volume_in_gb=5,
                             volume_mount_path="/workspace", env={"PUBLIC_KEY": pub, "TINY_DATA_FILE": "/workspace/data/tiny.txt"})
     try:
         with open(project.root / ".runpod.env", "a") as env:

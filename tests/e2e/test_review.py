@@ -77,4 +77,4 @@ def test_markdown_and_json_formats(project):
     assert markdown.returncode == 0 and "| `+` | **create pod** |" in markdown.stdout
     assert "Cost: $0.69/h" in markdown.stdout
     plan = json.loads(project.cli("plan", "--json").stdout)
-    assert plan["format_version"] == 1 and plan["changes_pending"] and plan["cost"]["per_hour"] == 0.69
+    assert plan["format_version"] == 2 and plan["changes_pending"] and plan["cost"]["per_hour"] == 0.69
