@@ -27,6 +27,7 @@ Properties:
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -319,6 +320,7 @@ class Quiet:
 def template(network_volume: bool, stop_pod_when_done: bool) -> Project:
     """examples/tiny as a loaded project (without data, on a network volume or not), read once."""
     root = Path(tempfile.mkdtemp(prefix="model-template-"))
+    atexit.register(shutil.rmtree, root, True)
     shutil.copytree(EXAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".podreconcile", ".runpod.env"))
     key = root / "key"
     key.write_text("not a real key\n")
@@ -370,7 +372,7 @@ def check_plan(world: World, result: Plan) -> None:
 
 def check_only_reviewed(reviewed: Plan, executed: list[Action]) -> None:
     """(e) every executed action is a reviewed one, or the branch a reviewed action showed."""
-    shown = {c for a in reviewed.actions if a.contingency for c in [a.contingency]}
+    shown = {a.contingency for a in reviewed.actions if a.contingency}
     for action in executed:
         if action in reviewed.actions:
             continue
