@@ -20,9 +20,18 @@ from podreconcile.core.observation import (
     PodFacts,
     PodStatus,
     VolumeFacts,
+    env_digest,
 )
-from podreconcile.core.observation import env_digest
-from podreconcile.core.plan import Contingency, Expect, Fact, FieldChange, Kind, LaunchMode, Plan, Reason
+from podreconcile.core.plan import (
+    Contingency,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.planner import Options, plan
 from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
 from podreconcile.core.state import LastRun, State

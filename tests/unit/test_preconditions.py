@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from podreconcile.core import preconditions
-from podreconcile.core.plan import Action, Expect, Fact, Kind, LaunchMode, Plan
 from podreconcile.core.observation import PodStatus
+from podreconcile.core.plan import Action, Expect, Fact, Kind, LaunchMode, Plan
 from podreconcile.core.run_observation import RunState
 from podreconcile.core.state import State
 from tests.unit.test_planner import NAME, POD, RUN, ckpt, obs, pod, run, state, status

@@ -9,7 +9,16 @@ import sys
 import time
 from collections import Counter
 
-from podreconcile.core.plan import CONTINGENCY_TEXT, Action, Contingency, FieldChange, Kind, LaunchMode, Plan, Reason
+from podreconcile.core.plan import (
+    CONTINGENCY_TEXT,
+    Action,
+    Contingency,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 
 SYMBOLS = {
     Kind.ADOPT_POD: "=",

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-
 _STEP = re.compile(r"\bstep['\"]?\s*[:=]?\s*(\d+)", re.IGNORECASE)
 
 

@@ -17,7 +17,15 @@ from typing import Callable, Protocol
 from podreconcile.core import preconditions
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Observation, PodFacts
-from podreconcile.core.plan import CONTINGENCY_TEXT, Action, Contingency, Kind, LaunchMode, Plan, Reason
+from podreconcile.core.plan import (
+    CONTINGENCY_TEXT,
+    Action,
+    Contingency,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.planner import Options
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.ports import (

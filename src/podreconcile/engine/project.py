@@ -9,6 +9,7 @@ from pathlib import Path
 
 from podreconcile.core.desired import Desired
 from podreconcile.core.errors import UserError
+from podreconcile.core.field_policy import POD_FIELDS
 from podreconcile.core.spec import (
     Settings,
     Spec,
@@ -17,7 +18,6 @@ from podreconcile.core.spec import (
     load_spec,
     read_training_config,
 )
-from podreconcile.core.field_policy import POD_FIELDS
 from podreconcile.engine.state_file import StateFile
 
 
