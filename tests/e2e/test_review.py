@@ -77,4 +77,5 @@ def test_markdown_and_json_formats(project):
     assert markdown.returncode == 0 and "| `+` | **create pod** |" in markdown.stdout
     assert "Cost: $0.69/h" in markdown.stdout
     plan = json.loads(project.cli("plan", "--json").stdout)
-    assert plan["format_version"] == 1 and plan["changes_pending"] and plan["cost"]["per_hour"] == 0.69
+    assert plan["format_version"] == 2 and plan["changes_pending"] and plan["cost"]["per_hour"] == 0.69
+    assert [a["code"] for a in plan["actions"]] == ["pod_missing", "new_pod", "unknown_until_start", "run_not_started"]

@@ -20,8 +20,18 @@ from podreconcile.core.observation import (
     PodFacts,
     PodStatus,
     VolumeFacts,
+    env_digest,
 )
-from podreconcile.core.plan import FieldChange, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    Contingency,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.planner import Options, plan
 from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
 from podreconcile.core.state import LastRun, State
@@ -40,10 +50,12 @@ C, S, R, ST, L, AD, SY = (Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kin
 # ---- fact constructors ----
 
 def desired(*, network_volume: str | None = NV, stop_pod_when_done: bool = True, image: str = IMAGE,
-            gpu_count: int = 1, gpu_types: tuple[str, ...] = GPUS) -> Desired:
+            gpu_count: int = 1, gpu_types: tuple[str, ...] = GPUS, volume_gb: int = 20,
+            env: dict | None = None) -> Desired:
     config = {"image": image, "gpu_count": gpu_count, "cloud": "SECURE", "interruptible": False,
-              "network_volume": network_volume, "volume_mount_path": "/workspace", "container_disk_gb": 30,
-              "ports": ["22/tcp"], "env": {}}
+              "bid_per_gpu": None, "network_volume": network_volume, "volume_mount_path": "/workspace",
+              "container_disk_gb": 30, "volume_gb": None if network_volume else volume_gb,
+              "ports": ["22/tcp"], "env": env or {}}
     return Desired(pod_name=NAME, run_name=RUN, gpu_types=gpu_types, pod_config=config,
                    has_network_volume=network_volume is not None, stop_pod_when_done=stop_pod_when_done)
 
@@ -103,7 +115,7 @@ def last(state_: str, attempt: int = 2, exit_code: int | None = None, run_name: 
 
 def check_reasons(result: Plan) -> None:
     for action in result.actions:
-        assert action.reason.strip(), action
+        assert action.reason.strip() and action.code is not None, action
 
 
 # ---- the grid ----
@@ -379,13 +391,15 @@ def test_stopped_stray_is_left_alone() -> None:
 
 # ---- rung 2: can the pod serve the spec ----
 
+REPLACES = "forces a replacement"
 REPLACEMENTS = [
     # (what the spec now says, what the state recorded, the expected change)
-    ("image", dict(image="runpod/pytorch:2.5.0"), {}, FieldChange("image", IMAGE, "runpod/pytorch:2.5.0")),
-    ("gpu_count", dict(gpu_count=2), {}, FieldChange("gpu_count", 1, 2)),
-    ("network_volume", dict(network_volume="nv-new"), {}, FieldChange("network_volume", NV, "nv-new")),
+    ("image", dict(image="runpod/pytorch:2.5.0"), {}, FieldChange("image", IMAGE, "runpod/pytorch:2.5.0", REPLACES)),
+    ("network_volume", dict(network_volume="nv-new"), {}, FieldChange("network_volume", NV, "nv-new", REPLACES)),
     ("gpu_type", {}, dict(gpu="NVIDIA H100 80GB HBM3"),
-     FieldChange("gpu_type", "NVIDIA H100 80GB HBM3", list(GPUS))),
+     FieldChange("gpu_type", "NVIDIA H100 80GB HBM3", list(GPUS), REPLACES)),
+    ("env", dict(env={"TOKEN": "new-secret"}), dict(env={"TOKEN": "old-secret"}),
+     FieldChange("env", None, None, REPLACES, ("TOKEN",))),
 ]
 
 
@@ -414,10 +428,11 @@ def test_replacement_without_network_volume_warns_the_data_goes() -> None:
     assert result.actions[-1].mode is LaunchMode.FRESH
 
 
-def test_several_changes_are_all_listed() -> None:
+def test_several_changes_are_all_listed_with_their_policies() -> None:
     d = desired(image="new:1", gpu_count=4)
     result = plan(d, state(), obs(pod()))
-    assert {c.field for c in result.actions[0].changes} == {"image", "gpu_count"}
+    assert {(c.field, c.policy) for c in result.actions[0].changes} == {
+        ("image", REPLACES), ("gpu_count", "applied at the next start")}
 
 
 def test_second_gpu_type_of_the_list_is_not_a_change() -> None:
@@ -425,18 +440,18 @@ def test_second_gpu_type_of_the_list_is_not_a_change() -> None:
     assert result.empty
 
 
-def test_mutable_field_is_not_a_change() -> None:
-    st = state(volume_gb=100)  # not an immutable field: the planner never compares it
-    result = plan(desired(), st, obs(pod(), run_=run(status(RunState.RUNNING), alive=True)))
-    assert result.empty
+def test_volume_gb_is_ignored_with_a_network_volume() -> None:
+    st = state(volume_gb=100)  # the pod has no volume disk of its own: nothing to compare
+    result = plan(desired(), st, obs(pod(), run_=run(status(RunState.FAILED, exit_code=1))))
+    assert R not in result.kinds() and not result.deferred
 
 
 def test_adopted_pod_is_compared_by_what_runpod_reports() -> None:
     result = plan(desired(), State(), obs(pod(image="runpod/pytorch:2.1.0", gpu_type_id="NVIDIA L4")))
     assert result.kinds() == [AD, R, SY, L]
     assert result.actions[1].changes == (
-        FieldChange("gpu_type", "NVIDIA L4", list(GPUS)),
-        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE),
+        FieldChange("gpu_type", "NVIDIA L4", list(GPUS), REPLACES),
+        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE, REPLACES),
     )
 
 
@@ -444,7 +459,7 @@ def test_state_pod_without_recorded_config_is_compared_by_what_runpod_reports() 
     st = State(pod_id=POD, pod_name=NAME, pod_config=None)  # what adopt writes
     result = plan(desired(), st, obs(pod(network_volume=None)))
     assert result.kinds() == [R, SY, L]
-    assert result.actions[0].changes == (FieldChange("network_volume", None, NV),)
+    assert result.actions[0].changes == (FieldChange("network_volume", None, NV, REPLACES),)
 
 
 def test_recorded_config_wins_over_what_runpod_reports() -> None:
@@ -571,3 +586,168 @@ def test_an_ended_run_whose_runner_is_stopping_the_pod_is_not_called_alive() -> 
     assert result.empty and "stopping itself" in result.summary
     forced = plan(desired(), state(), obs(pod(), run_=facts), Options(force_restart=True))
     assert forced.actions == () and "once it has stopped" in forced.blocker
+
+
+# ---- a live run is never killed by surprise ----
+
+def alive_run(*checkpoints: int, log_tail: str | None = "step 42 loss 0.1") -> RunFacts:
+    return replace(run(status(RunState.RUNNING), alive=True, checkpoints=tuple(ckpt(c) for c in checkpoints)),
+                   log_tail=log_tail)
+
+
+LIVE_CHANGES = [
+    # (spec now, recorded, network volume, field)
+    (dict(image="runpod/pytorch:2.5.0"), {}, NV, "image"),
+    ({}, dict(gpu="NVIDIA H100 80GB HBM3"), NV, "gpu_type"),
+    (dict(volume_gb=50, network_volume=None), {}, None, "volume_gb"),
+]
+
+
+@pytest.mark.parametrize("spec_now,recorded_with,nv,field", LIVE_CHANGES, ids=[c[3] for c in LIVE_CHANGES])
+def test_a_change_under_a_live_run_waits_for_its_end_and_says_so(spec_now, recorded_with, nv, field) -> None:
+    d = desired(**spec_now)
+    st = state(desired(network_volume=nv), **recorded_with)
+    result = plan(d, st, obs(pod(network_volume=nv), run_=alive_run(20)))
+    assert result.actions == () and result.blocker is None
+    assert [c.field for c in result.deferred] == [field] and result.deferred_code is Reason.RUN_ALIVE
+    assert "has not started" not in result.summary
+    assert "step 42" in result.summary and "latest checkpoint checkpoint-20" in result.summary
+    (note,) = result.notes
+    assert f"pod.{field} changed" in note and "waits for the end of run" in note and "--replace-now" in note
+
+
+def test_replace_now_kills_the_live_run_and_resumes_from_the_named_checkpoint() -> None:
+    d = desired(image="runpod/pytorch:2.5.0")
+    result = plan(d, state(), obs(pod(), run_=alive_run(10, 20)), Options(replace_now=True))
+    assert result.kinds() == [R, SY, L]
+    replace_, launch = result.actions[0], result.actions[-1]
+    assert replace_.code is Reason.REPLACE_NOW
+    assert "running training" in replace_.reason and "is killed" in replace_.reason
+    assert "resumes on the new pod from checkpoint-20" in replace_.reason
+    assert (launch.mode, launch.checkpoint, launch.step) == (LaunchMode.RESUME, "checkpoint-20", 20)
+    assert Expect(Fact.LATEST_CHECKPOINT, "checkpoint-20") in launch.expects
+    assert "killed" in result.summary
+    check_reasons(result)
+
+
+def test_replace_now_without_a_network_volume_says_the_run_starts_afresh() -> None:
+    d = desired(network_volume=None, image="new:1")
+    st = state(desired(network_volume=None))
+    result = plan(d, st, obs(pod(network_volume=None), run_=alive_run(20)), Options(replace_now=True))
+    assert result.kinds() == [R, SY, L]
+    assert "starts afresh" in result.actions[0].reason and result.actions[-1].mode is LaunchMode.FRESH
+
+
+def test_replace_now_without_a_live_run_changes_nothing() -> None:
+    result = plan(desired(), state(), obs(pod(), run_=alive_run(20)), Options(replace_now=True))
+    assert result.empty
+
+
+def test_a_change_while_ssh_does_not_answer_and_the_run_was_last_seen_running_waits() -> None:
+    result = plan(desired(image="new:1"), state(last_run=last("running")), obs(pod()))
+    assert result.actions == () and result.deferred_code is Reason.RUN_ALIVE
+
+
+def test_volume_gb_change_without_network_volume_replaces_and_names_its_policy() -> None:
+    d = desired(network_volume=None, volume_gb=50)
+    st = state(desired(network_volume=None))
+    result = plan(d, st, obs(pod(network_volume=None), run_=run(status(RunState.FAILED, exit_code=1))))
+    assert result.kinds() == [R, SY, L]
+    assert result.actions[0].changes == (FieldChange("volume_gb", 20, 50, REPLACES),)
+    assert result.actions[0].code is Reason.FIELD_CHANGED
+
+
+# ---- fields applied at the next start ----
+
+def test_gpu_count_change_rides_on_the_next_start() -> None:
+    d = desired(gpu_count=2)
+    result = plan(d, state(last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED)))
+    assert result.kinds() == [S, SY, L]
+    assert result.actions[0].changes == (FieldChange("gpu_count", 1, 2, "applied at the next start"),)
+
+
+def test_gpu_count_change_on_a_running_pod_waits_for_the_next_start() -> None:
+    d = desired(gpu_count=2)
+    result = plan(d, state(), obs(pod(), run_=run(status(RunState.FAILED, exit_code=1))))
+    assert result.kinds() == [SY, L]
+    assert [c.field for c in result.deferred] == ["gpu_count"] and result.deferred_code is Reason.POD_STOPPED
+    assert any("pod.gpu_count changed; applied the next time the pod starts" in n for n in result.notes)
+
+
+def test_bid_change_of_a_spot_pod_rides_on_the_next_start() -> None:
+    d = desired()
+    spot = replace(d, pod_config={**d.pod_config, "interruptible": True, "bid_per_gpu": 0.3})
+    st = State(pod_id=POD, pod_name=NAME, pod_config={**spot.pod_config, "bid_per_gpu": 0.2, "gpu_type_id": GPUS[0]},
+               last_run=last("failed", exit_code=1))
+    result = plan(spot, st, obs(pod(status=PodStatus.EXITED)))
+    assert result.kinds() == [S, SY, L]
+    assert result.actions[0].changes == (FieldChange("bid_per_gpu", 0.2, 0.3, "applied at the next start"),)
+
+
+# ---- adopted pods are compared on every field RunPod reports ----
+
+def test_adopted_pod_is_compared_on_disks_ports_mount_and_env_by_digest() -> None:
+    d = desired(env={"TOKEN": "s3cret", "MODE": "fast"})
+    reported = replace(pod(), container_disk_gb=10, volume_mount_path="/data", ports=("22/tcp", "8888/http"),
+                       env_digests={"TOKEN": env_digest("other"), "MODE": env_digest("fast"),
+                                    "PUBLIC_KEY": env_digest("ssh-ed25519 AAA"), "RUNPOD_POD_ID": env_digest("x")})
+    result = plan(d, State(), obs(reported))
+    changes = {c.field: c for c in result.actions[1].changes}
+    assert set(changes) == {"container_disk_gb", "volume_mount_path", "ports", "env"}
+    assert changes["env"].names == ("TOKEN",) and changes["env"].old is None and changes["env"].new is None
+    assert "s3cret" not in str(result.to_dict())
+
+
+def test_adopted_pod_with_the_same_ports_in_another_order_is_not_a_change() -> None:
+    d = replace(desired(), pod_config={**desired().pod_config, "ports": ["22/tcp", "6006/http"]})
+    reported = replace(pod(), ports=("6006/http", "22/tcp"))
+    result = plan(d, State(), obs(reported, run_=alive_run()))
+    assert result.kinds() == [AD]
+
+
+# ---- a run's outcome is not guessed ----
+
+@pytest.mark.parametrize("last_run", [last("running"), last("setup"), None], ids=["running", "setup", "never"])
+def test_stopped_pod_whose_run_ended_unwatched_launches_only_if_it_has_not_succeeded(last_run) -> None:
+    result = plan(desired(), state(last_run=last_run), obs(pod(status=PodStatus.EXITED)))
+    assert result.kinds() == [S, SY, L]
+    launch = result.actions[-1]
+    assert launch.contingency is Contingency.SKIP_IF_RUN_SUCCEEDED and launch.code is Reason.RUN_OUTCOME_UNKNOWN
+    assert "outcome is unknown until the pod's volume can be read" in result.summary
+
+
+def test_stopped_pod_whose_run_is_known_failed_launches_unconditionally() -> None:
+    result = plan(desired(), state(last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED)))
+    launch = result.actions[-1]
+    assert launch.contingency is None and launch.code is Reason.RUN_FAILED
+
+
+# ---- contingencies and preconditions are part of the plan ----
+
+def test_start_with_a_network_volume_shows_the_replacement_branch() -> None:
+    result = plan(desired(), state(last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED)))
+    start = result.actions[0]
+    assert start.contingency is Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU
+    assert start.expects == (Expect(Fact.POD_STATUS, "EXITED"),)
+    d = desired(network_volume=None)
+    plain = plan(d, state(d, last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED, network_volume=None)))
+    assert plain.actions[0].contingency is None
+
+
+def test_every_launch_assumes_the_run_is_not_alive_and_a_resume_its_checkpoint() -> None:
+    result = plan(desired(), state(), obs(pod(), run_=run(status(RunState.RUNNING), checkpoints=(ckpt(3), ckpt(20)))))
+    launch = result.actions[-1]
+    assert launch.expects == (Expect(Fact.RUN_NOT_ALIVE), Expect(Fact.LATEST_CHECKPOINT, "checkpoint-20"))
+    assert launch.code is Reason.RUN_INTERRUPTED
+
+
+def test_the_plan_document_round_trips_codes_expectations_and_contingencies() -> None:
+    result = plan(desired(image="new:1"), state(), obs(pod(), run_=alive_run(20)))
+    assert Plan.from_dict(result.to_dict()) == result
+    started = plan(desired(), state(), obs(pod(status=PodStatus.EXITED)))
+    document = started.to_dict()
+    assert document["format_version"] == 2
+    assert document["actions"][0]["code"] == "pod_stopped"
+    assert document["actions"][0]["contingency"] == "replace_if_host_has_no_free_gpu"
+    assert document["actions"][-1]["contingency"] == "skip_if_run_succeeded"
+    assert Plan.from_dict(document) == started

@@ -12,12 +12,25 @@ from pathlib import Path
 import pytest
 
 from podreconcile.cli.render import plan_json, plan_markdown, plan_text
-from podreconcile.core.plan import Action, Cost, FieldChange, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    Action,
+    Contingency,
+    Cost,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 NOW = 1_800_000_000.0
 HEADING = "Plan for demo: pod podreconcile-demo, run baseline"
 GPUS = ("NVIDIA GeForce RTX 4090", "NVIDIA RTX A6000")
+REPLACES = "forces a replacement"
+NOT_ALIVE = Expect(Fact.RUN_NOT_ALIVE)
 
 PLANS = {
     "create": Plan(
@@ -35,24 +48,57 @@ PLANS = {
         summary="Run baseline is not running (attempt 2: running).",
         notes=("checkpoint-2000 is incomplete (no trainer_state.json) and is skipped",)),
     "replace": Plan(
-        (Action(Kind.REPLACE_POD, "image, gpu_type cannot change in place", pod_id="abcdefghijklmn", gpu_types=GPUS,
-                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4"),
-                         FieldChange("gpu_type", "NVIDIA A40", list(GPUS)))),
-         Action(Kind.SYNC_CODE, "a new pod has no code"),
-         Action(Kind.LAUNCH_RUN, "--force-restart: checkpoints are ignored", mode=LaunchMode.FORCE_RESTART)),
+        (Action(Kind.REPLACE_POD, "pod.image, pod.gpu_type, pod.env cannot change in place", code=Reason.FIELD_CHANGED,
+                pod_id="abcdefghijklmn", gpu_types=GPUS,
+                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),
+                         FieldChange("gpu_type", "NVIDIA A40", list(GPUS), REPLACES),
+                         FieldChange("env", None, None, REPLACES, ("HF_TOKEN",)),
+                         FieldChange("gpu_count", 1, 2, "applied at the next start")),
+                expects=(Expect(Fact.POD_STATUS, "EXITED"),)),
+         Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD),
+         Action(Kind.LAUNCH_RUN, "--force-restart: checkpoints are ignored", code=Reason.FORCE_RESTART,
+                mode=LaunchMode.FORCE_RESTART, expects=(NOT_ALIVE,))),
         summary="Run baseline has not started on this pod.",
         cost=Cost("NVIDIA RTX A6000", 2, 1.52, 7200)),
     "start": Plan(
-        (Action(Kind.ADOPT_POD, "found by its name podreconcile-demo, not in the state file", pod_id="abcdefghijklmn"),
-         Action(Kind.START_POD, "the pod is stopped (Outbid: Sun Nov 29 2026)", pod_id="abcdefghijklmn"),
-         Action(Kind.SYNC_CODE, "code changes since the last sync are known after start"),
-         Action(Kind.LAUNCH_RUN, "attempt 1 failed with exit code 1", mode=LaunchMode.AUTO)),
-        summary="Run baseline is not running (the pod is stopped).",
+        (Action(Kind.ADOPT_POD, "found by its name podreconcile-demo, not in the state file",
+                code=Reason.POD_NOT_IN_STATE, pod_id="abcdefghijklmn"),
+         Action(Kind.START_POD, "the pod is stopped (Outbid: Sun Nov 29 2026)", code=Reason.POD_STOPPED,
+                pod_id="abcdefghijklmn", gpu_types=GPUS, contingency=Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU,
+                expects=(Expect(Fact.POD_STATUS, "EXITED"),)),
+         Action(Kind.SYNC_CODE, "code changes since the last sync are known after start",
+                code=Reason.UNKNOWN_UNTIL_START),
+         Action(Kind.LAUNCH_RUN, "the run was last seen running (attempt 1); it is not alive on a stopped pod",
+                code=Reason.RUN_OUTCOME_UNKNOWN, mode=LaunchMode.AUTO, contingency=Contingency.SKIP_IF_RUN_SUCCEEDED,
+                expects=(NOT_ALIVE,))),
+        summary="Run baseline was last seen running (attempt 1); its outcome is unknown until the pod's volume "
+                "can be read (the pod is stopped).",
         cost=Cost("RTX 4090", 1, 0.69, 86400)),
     "stop_idle": Plan(
         (Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id="abcdefghijklmn"),),
         summary="Run baseline succeeded (attempt 3)."),
     "no_changes": Plan(summary="Run baseline is running (attempt 2); nothing to do."),
+    "deferred": Plan(
+        summary="Run baseline is alive (attempt 2, step 1530, latest checkpoint checkpoint-1500); the pod is not "
+                "replaced under it.",
+        notes=("pod.image changed; the replacement waits for the end of run baseline, so the live training is not "
+               "killed. `apply --replace-now` replaces the pod now: it kills the training, which then resumes on "
+               "the new pod from checkpoint-1500 (step 1500)",),
+        deferred=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),),
+        deferred_code=Reason.RUN_ALIVE),
+    "replace_now": Plan(
+        (Action(Kind.REPLACE_POD, "--replace-now: pod.image changed; the running training (attempt 2, step 1530, "
+                "latest checkpoint checkpoint-1500) is killed and resumes on the new pod from checkpoint-1500 "
+                "(step 1500)", code=Reason.REPLACE_NOW, pod_id="abcdefghijklmn", gpu_types=GPUS,
+                data_center="EU-RO-1",
+                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),),
+                expects=(Expect(Fact.POD_STATUS, "RUNNING"),)),
+         Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD),
+         Action(Kind.LAUNCH_RUN, "the training killed by --replace-now resumes", code=Reason.REPLACE_NOW,
+                mode=LaunchMode.RESUME, checkpoint="checkpoint-1500", step=1500, checkpoint_mtime=NOW - 90,
+                expects=(NOT_ALIVE, Expect(Fact.LATEST_CHECKPOINT, "checkpoint-1500")))),
+        summary="Run baseline is killed and moves to a new pod (--replace-now).",
+        cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
     "blocked": Plan(
         (Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="a1"),
          Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="b2")),
@@ -97,7 +143,10 @@ def test_the_plan_format_document_names_every_field() -> None:
     from podreconcile.core.plan import Cost
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "plan-format.md").read_text()
-    names = {f.name for f in fields(Action)} | {f.name for f in fields(Cost)} | set(Plan().to_dict())
+    names = ({f.name for f in fields(Action)} | {f.name for f in fields(Cost)} | set(Plan().to_dict())
+             | {f.name for f in fields(FieldChange)} | {f.name for f in fields(Expect)})
     missing = sorted(n for n in names if f"`{n}`" not in doc)
     assert not missing, f"docs/plan-format.md does not describe {missing}"
-    assert all(f"`{kind.value}`" in doc for kind in Kind)
+    for enum in (Kind, Reason, Fact, Contingency, LaunchMode):
+        undocumented = [member.value for member in enum if f"`{member.value}`" not in doc]
+        assert not undocumented, f"docs/plan-format.md does not describe {enum.__name__} {undocumented}"

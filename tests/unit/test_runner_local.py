@@ -576,3 +576,24 @@ def test_remote_files_parse_as_python_3_8():
     for path in (*RUNNER_SOURCES, PROBE, TINY / "scripts" / "train.py", TINY / "scripts" / "tb_events.py"):
         ast.parse(path.read_text(), feature_version=(3, 8))
         assert not re.search(r"^(from|import) podreconcile", path.read_text(), re.M), path
+
+
+def test_resume_mode_starts_from_exactly_the_named_checkpoint(pod):
+    pod.checkpoint(10)
+    pod.checkpoint(20)
+
+    assert pod.run(pod.launch(mode="resume", checkpoint="checkpoint-10")) == 0
+
+    assert headers(pod.train_log())[0].group(4) == "resume from checkpoint-10"
+    assert pod.status()["resumed_from"] == "checkpoint-10" and pod.status()["mode"] == "resume"
+
+
+def test_resume_mode_refuses_a_checkpoint_that_is_no_longer_complete(pod):
+    pod.checkpoint(10, complete=False)
+
+    assert pod.run(pod.launch(mode="resume", checkpoint="checkpoint-10")) == 2
+
+    log = pod.train_log()
+    assert "cannot resume: checkpoint checkpoint-10 is incomplete (no trainer_state.json)" in log
+    assert "tiny: starting fresh" not in log and last_line(log) == "EXIT_CODE=2"
+    assert (pod.status()["state"], pod.status()["stopped_reason"]) == ("failed", "checkpoint_unavailable")

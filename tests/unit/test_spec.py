@@ -11,7 +11,6 @@ from podreconcile.core.spec import (
     InvalidSpec,
     Settings,
     Spec,
-    immutable_fields,
     load_settings,
     load_spec,
     parse_spec,
@@ -144,16 +143,6 @@ def test_where_points_back_into_the_file_and_does_not_affect_equality() -> None:
     spec = parse_spec(EXAMPLE, "podspec.yaml", SETTINGS)
     assert spec.source.where("pod", "gpu_count") == "podspec.yaml:6:14"
     assert spec == parse_spec("\n\n" + EXAMPLE, "other.yaml", SETTINGS)
-
-
-def test_immutable_fields_are_the_pod_fields_that_force_a_replacement() -> None:
-    fields = immutable_fields(parse_spec(EXAMPLE, "podspec.yaml", SETTINGS))
-    assert set(fields) == {
-        "gpu_types", "gpu_count", "image", "cloud", "interruptible", "network_volume",
-        "volume_mount_path", "container_disk_gb", "ports", "env",
-    }
-    assert fields["network_volume"] == "vol-abc123"
-    assert fields["env"] == {"HF_HOME": "/workspace/hf-cache"}
 
 
 @pytest.mark.parametrize(

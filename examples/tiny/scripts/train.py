@@ -11,6 +11,7 @@ global_step, and writes `<output_dir>/final_model.json` when done.
 Knobs for tests (environment):
     TINY_FAIL_AT_STEP=n       exit 1 at step n
     TINY_CUT_SAVE_AT_STEP=n   die by SIGKILL in the middle of the save at step n
+    TINY_STALL_AT_STEP=n      after step n (and its save), hang until killed: a run that stays alive
     TINY_DATA_FILE=path       overrides the config's data_file
 """
 
@@ -131,6 +132,7 @@ def train(config: dict, checkpoint: str | None) -> int:
     start = resume_step(checkpoint)
     max_steps, save_steps = int(config["max_steps"]), int(config["save_steps"])
     fail_at, cut_at = env_int("TINY_FAIL_AT_STEP"), env_int("TINY_CUT_SAVE_AT_STEP")
+    stall_at = env_int("TINY_STALL_AT_STEP")
     how = "resuming from %s at step %d" % (checkpoint, start) if checkpoint else "starting fresh"
     print("tiny: %s; %d data lines; max_steps %d" % (how, len(data), max_steps), flush=True)
     logging_dir = config.get("logging_dir")
@@ -148,6 +150,10 @@ def train(config: dict, checkpoint: str | None) -> int:
             return 1
         if step % save_steps == 0:
             save_checkpoint(config["output_dir"], step, config, history, cut=step == cut_at)
+        if step == stall_at:
+            print("tiny: stalling after step %d (TINY_STALL_AT_STEP)" % step, flush=True)
+            while True:
+                time.sleep(3600)
     write_json(os.path.join(config["output_dir"], "final_model.json"),
                {"global_step": max_steps, "final_loss": loss_at(max_steps)})
     print("tiny: training complete at step %d" % max_steps, flush=True)

@@ -28,7 +28,7 @@ from podreconcile.core.ports import (
 
 POD_FIELDS = """
   id name desiredStatus lastStatusChange imageName gpuCount podType costPerHr uptimeSeconds
-  lastStartedAt networkVolumeId volumeMountPath
+  lastStartedAt networkVolumeId volumeMountPath volumeInGb containerDiskInGb ports env
   runtime { ports { ip isIpPublic privatePort publicPort type } }
   machine { gpuDisplayName gpuTypeId dataCenterId }
 """

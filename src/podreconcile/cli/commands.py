@@ -22,8 +22,8 @@ from podreconcile.core.errors import UserError
 from podreconcile.core.observation import Observation
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
-from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.planner import plan as make_plan
+from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.state import LastRun, State
 from podreconcile.engine import day2, retry, saved_plans
 from podreconcile.engine.follow import follow
@@ -49,8 +49,9 @@ def register(app: typer.Typer) -> None:
     schema.register(app)
 
 
-def _options(project: Project, force_restart: bool, adopt_pod_id: str | None = None) -> Options:
-    return day2.options(project, force_restart, adopt_pod_id)
+def _options(project: Project, force_restart: bool, adopt_pod_id: str | None = None,
+             replace_now: bool = False) -> Options:
+    return day2.options(project, force_restart, adopt_pod_id, replace_now)
 
 
 def lock_seconds(text: str | None) -> float:
@@ -60,6 +61,12 @@ def lock_seconds(text: str | None) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise UserError(f"--lock-timeout: {error}.") from None
+
+
+ReplaceNowOption = typer.Option(
+    False, "--replace-now",
+    help="Replace the pod now even under a live run: the running training is killed and resumes on the new "
+         "pod (the plan names the checkpoint). Without it a pod change waits for the run's end.")
 
 
 def _heading(project: Project) -> str:
@@ -101,6 +108,7 @@ def plan_command(
     output: str = typer.Option("text", "--format", help="text | markdown | json"),
     out: Path = typer.Option(None, "--out", help="Save the plan to FILE for `podreconcile apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 no changes, 1 error, 2 changes pending."),
+    replace_now: bool = ReplaceNowOption,
 ) -> None:
     """Show what apply would do, and why. Changes nothing.
 
@@ -112,12 +120,13 @@ def plan_command(
     project.ssh_key()
     conn = wiring.connection(project, False)
     try:
-        planned = compute_plan(project, conn, _options(project, force_restart))
+        planned = compute_plan(project, conn, _options(project, force_restart, replace_now=replace_now))
     finally:
         conn.close()
     result = planned.plan
     if out:
-        saved_plans.save(out, project, result, saved_plans.basis(project, planned.state, planned.obs), force_restart)
+        saved_plans.save(out, project, result, saved_plans.basis(project, planned.state, planned.obs), force_restart,
+                         replace_now)
     if as_json or output == "json":
         typer.echo(plan_json(result))
     elif output == "markdown":
@@ -139,6 +148,7 @@ def apply_command(
     adopt: str = typer.Option(None, "--adopt", metavar="POD_ID",
                               help="Adopt this pod as the spec's pod, whatever its name (a legacy POD_ID, a renamed pod)."),
     lock_timeout: str = LockTimeoutOption,
+    replace_now: bool = ReplaceNowOption,
 ) -> None:
     """Make the pod and the run match the spec, then follow the training log (Ctrl+C detaches).
 
@@ -156,14 +166,18 @@ def apply_command(
     conn = wiring.connection(project, True)
     progress = Progress()
     try:
-        options = _options(project, force_restart or bool(stored and stored.force_restart), adopt)
+        options = _options(project, force_restart or bool(stored and stored.force_restart), adopt,
+                           replace_now or bool(stored and stored.replace_now))
         planned = compute_plan(project, conn, options)
         reviewed = _still_valid(stored, plan_file, project, planned) if stored else planned.plan
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
         if reviewed.actions and not stored:
             _confirm(yes)
-        applier = Applier(project, wiring.provider(project), conn, progress, options)
+        applier = Applier(project, wiring.provider(project), conn, progress, options,
+                          saved_plan=str(plan_file) if plan_file else None)
         final = applier.run(reviewed)
+        if final.actions:
+            return
         if final.summary and reviewed.actions:
             progress.step(final.summary)
         run = (applier.last or planned.obs).run

@@ -9,7 +9,16 @@ import sys
 import time
 from collections import Counter
 
-from podreconcile.core.plan import Action, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    CONTINGENCY_TEXT,
+    Action,
+    Contingency,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 
 SYMBOLS = {
     Kind.ADOPT_POD: "=",
@@ -45,6 +54,7 @@ def plan_text(plan: Plan, heading: str, colour: bool = False, now: float | None 
     if plan.actions:
         lines.append("")
     lines.extend(f"  note: {note}" for note in plan.notes)
+    lines.extend(f"  deferred: {line}" for line in deferred_lines(plan))
     if plan.summary:
         lines.append(plan.summary)
     if plan.cost:
@@ -64,6 +74,7 @@ def plan_markdown(plan: Plan, heading: str, now: float | None = None) -> str:
             lines.append(f"| `{SYMBOLS[action.kind]}` | **{title(action)}** | {_md(action.reason)} | {detail} |")
         lines.append("")
     lines.extend(f"> note: {_md(note)}" for note in plan.notes)
+    lines.extend(f"> deferred: {_md(line)}" for line in deferred_lines(plan))
     if plan.summary:
         lines.append(f"{_md(plan.summary)}")
     if plan.cost:
@@ -81,7 +92,29 @@ def plan_json(plan: Plan) -> str:
 def title(action: Action) -> str:
     if action.kind is Kind.LAUNCH_RUN and action.mode is LaunchMode.RESUME:
         return "resume run"
+    if action.contingency is Contingency.SKIP_IF_RUN_SUCCEEDED:
+        return "launch run?"
     return action.kind.value.replace("_", " ")
+
+
+DEFERRED_UNTIL = {
+    Reason.RUN_ALIVE: "waits for the end of the live run",
+    Reason.RUN_DONE: "waits for the next run",
+    Reason.POD_STOPPED: "waits for the next start",
+}
+
+
+def deferred_lines(plan: Plan) -> list[str]:
+    until = DEFERRED_UNTIL.get(plan.deferred_code, "waits")
+    return [f"{change_text(c)}; {until}" for c in plan.deferred]
+
+
+def change_text(change: FieldChange) -> str:
+    """One changed field; env by the names of its variables only (values may be secrets)."""
+    policy = f" ({change.policy})" if change.policy else ""
+    if change.field == "env":
+        return f"pod.env: {', '.join(change.names) or 'variables'} changed (values not shown){policy}"
+    return f"pod.{change.field}: {change.old!r} -> {change.new!r}{policy}"
 
 
 def details(action: Action, now: float | None = None) -> list[str]:
@@ -90,7 +123,7 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.append(f"pod: {action.pod_id}")
     if action.kind is Kind.REPLACE_POD:
         found.append(f"old pod: {action.pod_id}")
-        found.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
+    found.extend(change_text(c) for c in action.changes)
     if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
         found.append(f"gpu: {' then '.join(action.gpu_types)}")
         if action.data_center:
@@ -102,6 +135,8 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else f"files: {UNKNOWN}")
     if action.kind is Kind.LAUNCH_RUN:
         found.append(_launch_detail(action, now))
+    if action.contingency is not None:
+        found.append(CONTINGENCY_TEXT[action.contingency])
     return found
 
 
@@ -120,7 +155,9 @@ def _launch_detail(action: Action, now: float | None) -> str:
 
 def summary_line(plan: Plan) -> str:
     if not plan.actions:
-        return "No changes." if not plan.blocker else "Nothing can be done until the blocker is resolved."
+        if plan.blocker:
+            return "Nothing can be done until the blocker is resolved."
+        return f"No changes now; {len(plan.deferred)} deferred." if plan.deferred else "No changes."
     counts = Counter(a.kind for a in plan.actions)
     return "Plan: " + ", ".join(f"{n} {VERBS[k]}" for k, n in counts.items()) + "."
 

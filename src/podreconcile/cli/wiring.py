@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.ports import Provider
-from podreconcile.engine.observe import Connection
+from podreconcile.engine.pod_work import SshPodWork
 from podreconcile.engine.project import Project
 
 
@@ -18,7 +18,7 @@ def provider(project: Project) -> Provider:
     return RunPod(key)
 
 
-def connection(project: Project, persist_host_key: bool) -> Connection:
-    """The command run's one SSH connection, opened on first use."""
+def connection(project: Project, persist_host_key: bool) -> SshPodWork:
+    """The command run's one SSH connection, opened on first use, with the pod-side work over it."""
     from podreconcile.adapters.ssh import connect
-    return Connection(project, connect, persist_host_key=persist_host_key)
+    return SshPodWork(project, connect, persist_host_key=persist_host_key)

@@ -12,7 +12,7 @@ class Desired:
     pod_name: str
     run_name: str
     gpu_types: tuple[str, ...]
-    pod_config: dict  # the immutable pod fields (spec.immutable_fields), without gpu_types
+    pod_config: dict  # every pod field of field_policy.POD_FIELDS but gpu_types (engine.project.pod_config)
     has_network_volume: bool
     stop_pod_when_done: bool
     has_data: bool = False

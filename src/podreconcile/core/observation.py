@@ -6,6 +6,7 @@ unknown status maps to `PodStatus.UNKNOWN` instead of raising.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -56,6 +57,12 @@ class PodFacts:
     uptime_seconds: int | None = None
     started_at: str | None = None
     ssh: Endpoint | None = None
+    # What RunPod reports of the pod's make-up (None: not reported), compared when a pod is adopted.
+    container_disk_gb: int | None = None
+    volume_gb: int | None = None
+    volume_mount_path: str | None = None
+    ports: tuple[str, ...] | None = None
+    env_digests: dict | None = None  # name -> env_digest(value): values may be secrets, never kept
 
     @property
     def start_identity(self) -> str:
@@ -83,7 +90,30 @@ class PodFacts:
             uptime_seconds=raw.get("uptimeSeconds"),
             started_at=raw.get("lastStartedAt"),
             ssh=_ssh_endpoint(raw) if status is PodStatus.RUNNING else None,
+            container_disk_gb=_whole(raw.get("containerDiskInGb")),
+            volume_gb=_whole(raw.get("volumeInGb")),
+            volume_mount_path=raw.get("volumeMountPath") or None,
+            ports=tuple(p.strip() for p in raw["ports"].split(",") if p.strip())
+            if isinstance(raw.get("ports"), str) else None,
+            env_digests=_env_digests(raw.get("env")),
         )
+
+
+def env_digest(value: str) -> str:
+    """How an env value is compared without being kept: RunPod reports values, which may be secrets."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _env_digests(raw: object) -> dict | None:
+    """RunPod's env (`["KEY=VALUE", ...]`) as name -> digest of the value."""
+    if not isinstance(raw, list):
+        return None
+    pairs = (item.split("=", 1) for item in raw if isinstance(item, str) and "=" in item)
+    return {key: env_digest(value) for key, value in pairs}
+
+
+def _whole(value: object) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _ssh_endpoint(raw: dict) -> Endpoint | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class Kind(str, Enum):
@@ -32,17 +32,75 @@ class LaunchMode(str, Enum):
     FORCE_RESTART = "force_restart"
 
 
+class Reason(str, Enum):
+    """Why an action (or a deferral) is needed: a closed set of stable codes CI policy can match on."""
+
+    POD_MISSING = "pod_missing"  # no pod exists for the spec, or the state's pod is gone
+    POD_NOT_IN_STATE = "pod_not_in_state"  # found by its name or POD_ID: adopted
+    STRAY_POD = "stray_pod"  # another pod with our name
+    POD_STOPPED = "pod_stopped"
+    FIELD_CHANGED = "field_changed"  # a field whose policy forces a replacement
+    HOST_NO_FREE_GPU = "host_no_free_gpu"
+    REPLACE_NOW = "replace_now"  # --replace-now under a live run
+    NEW_POD = "new_pod"  # a new pod has no code, and its volume is unknown
+    POD_UNREACHABLE = "pod_unreachable"  # booting, or SSH did not answer
+    RUN_NOT_STARTED = "run_not_started"
+    RUN_FAILED = "run_failed"
+    RUN_INTERRUPTED = "run_interrupted"  # the pod stopped or was preempted under the run
+    RUN_OUTCOME_UNKNOWN = "run_outcome_unknown"  # the run ended while nobody watched
+    RUN_SUCCEEDED_POD_IDLE = "run_succeeded_pod_idle"
+    CODE_CHANGED = "code_changed"
+    DATA_CHANGED = "data_changed"
+    UNKNOWN_UNTIL_START = "unknown_until_start"  # what the volume holds is known once the pod runs
+    FORCE_RESTART = "force_restart"
+    RUN_ALIVE = "run_alive"  # a deferral: the change waits for the end of the live run
+    RUN_DONE = "run_done"  # a deferral: the change waits for the next run
+
+
+class Fact(str, Enum):
+    """What an action assumes about the world, checked just before apply carries it out."""
+
+    POD_STATUS = "pod_status"  # pod `pod_id` has status `value` (RUNNING, EXITED)
+    NO_POD = "no_pod"  # no live pod is ours
+    RUN_NOT_ALIVE = "run_not_alive"  # no runner holds the run's lock or is starting
+    LATEST_CHECKPOINT = "latest_checkpoint"  # the latest complete checkpoint is `value` (None: there is none)
+
+
+@dataclass(frozen=True)
+class Expect:
+    fact: Fact
+    value: str | None = None
+
+
+class Contingency(str, Enum):
+    """A foreseeable branch shown with the action, the only branch apply may take on its own."""
+
+    REPLACE_IF_HOST_HAS_NO_FREE_GPU = "replace_if_host_has_no_free_gpu"  # on start_pod, with a network volume
+    SKIP_IF_RUN_SUCCEEDED = "skip_if_run_succeeded"  # on launch_run: launch only if the run has not succeeded
+
+
+CONTINGENCY_TEXT = {
+    Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU:
+        "if its host has no free GPU: replace it by a new pod on the same network volume",
+    Contingency.SKIP_IF_RUN_SUCCEEDED:
+        "launch only if the run has not succeeded (known after start); if it has, stop the pod instead",
+}
+
+
 @dataclass(frozen=True)
 class FieldChange:
     field: str
     old: object
     new: object
+    policy: str | None = None  # field_policy.Policy's value: what the change does
+    names: tuple[str, ...] = ()  # env: the variables that differ; their values are never shown
 
 
 @dataclass(frozen=True)
 class Action:
     kind: Kind
     reason: str
+    code: Reason | None = None
     pod_id: str | None = None
     gpu_types: tuple[str, ...] = ()
     data_center: str | None = None  # a new pod's data center, pinned by its network volume
@@ -53,10 +111,13 @@ class Action:
     checkpoint_mtime: float | None = None  # seconds since the epoch, as the pod's filesystem says
     files: int | None = None
     bytes: int | None = None
+    expects: tuple[Expect, ...] = ()  # what the action assumes about the world when it runs
+    contingency: Contingency | None = None
 
     def to_dict(self) -> dict:
         raw = asdict(self)
-        raw["changes"] = [asdict(c) for c in self.changes]
+        raw["changes"] = [_change_dict(c) for c in self.changes]
+        raw["expects"] = [{"fact": e.fact.value, "value": e.value} for e in self.expects]
         return {k: _plain(v) for k, v in raw.items() if v not in (None, (), [])}
 
     @classmethod
@@ -66,8 +127,23 @@ class Action:
         values["kind"] = Kind(raw["kind"])
         values["mode"] = LaunchMode(raw["mode"]) if raw.get("mode") else None
         values["gpu_types"] = tuple(raw.get("gpu_types", ()))
-        values["changes"] = tuple(FieldChange(**c) for c in raw.get("changes", ()))
+        values["changes"] = tuple(_change(c) for c in raw.get("changes", ()))
+        values["code"] = Reason(raw["code"]) if raw.get("code") else None
+        values["expects"] = tuple(Expect(Fact(e["fact"]), e.get("value")) for e in raw.get("expects", ()))
+        values["contingency"] = Contingency(raw["contingency"]) if raw.get("contingency") else None
         return cls(**values)
+
+    def expected(self, fact: Fact) -> Expect | None:
+        return next((e for e in self.expects if e.fact is fact), None)
+
+
+def _change_dict(change: FieldChange) -> dict:
+    raw = {k: _plain(v) for k, v in asdict(change).items() if v not in (None, (), [])}
+    return {"field": change.field, "old": change.old, "new": change.new} | raw
+
+
+def _change(raw: dict) -> FieldChange:
+    return FieldChange(raw["field"], raw.get("old"), raw.get("new"), raw.get("policy"), tuple(raw.get("names", ())))
 
 
 @dataclass(frozen=True)
@@ -91,6 +167,8 @@ class Plan:
     blocker: str | None = None  # a reason apply must stop after the actions (e.g. duplicate pods)
     notes: tuple[str, ...] = field(default_factory=tuple)
     cost: Cost | None = None
+    deferred: tuple[FieldChange, ...] = ()  # changed fields that wait (for the run's end, the next start or run)
+    deferred_code: Reason | None = None  # why they wait
 
     @property
     def empty(self) -> bool:
@@ -109,6 +187,8 @@ class Plan:
             "blocker": self.blocker,
             "notes": list(self.notes),
             "cost": cost,
+            "deferred": [_change_dict(c) for c in self.deferred],
+            "deferred_code": self.deferred_code.value if self.deferred_code else None,
         }
 
     @classmethod
@@ -122,6 +202,8 @@ class Plan:
             blocker=raw.get("blocker"),
             notes=tuple(raw.get("notes", ())),
             cost=Cost(cost["gpu"], cost["gpu_count"], cost["per_hour"], cost["max_runtime_s"]) if cost else None,
+            deferred=tuple(_change(c) for c in raw.get("deferred", ())),
+            deferred_code=Reason(raw["deferred_code"]) if raw.get("deferred_code") else None,
         )
 
 

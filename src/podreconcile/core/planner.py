@@ -5,13 +5,20 @@ No I/O, no clock, no logging. The decision ladder, rung by rung:
 1. Which pod is ours: `core.ownership.identify_pod`, the rule every command shares. A pod whose name
    is not ours (a legacy `POD_ID`, or the state's pod renamed) is shown and blocks until
    `apply --adopt POD_ID`. Several pods with the name and no state: stop them and stop planning.
-2. Can the pod serve the spec: a field that cannot change in place forces a replacement; a host
-   that refused to start the pod (no free GPU) forces one too when a network volume holds the data.
-3. Is the pod running: a stopped pod is started, unless its run is known to have succeeded.
+2. Can the pod serve the spec: each changed pod field does what its policy (core/field_policy.py)
+   says. A field that forces a replacement replaces the pod, unless the run is alive (the change
+   waits for the run's end; `--replace-now` kills it and resumes on the new pod) or done (the change
+   waits for the next run). A field applied at the next start rides on the next START. A host that
+   refused to start the pod (no free GPU) forces a replacement when a network volume holds the data.
+3. Is the pod running: a stopped pod is started, unless its run is known to have succeeded. When
+   the run's outcome is unknown (it ended while nobody watched), the launch is conditional.
 4. What the run needs: alive (a runner holds the run's lock, or the runner of the launch in
    launch.json is still starting) -> nothing; succeeded -> stop the idle pod; otherwise sync the code,
    upload the data that is missing or changed, and launch, resuming from the latest complete
    checkpoint unless `--force-restart`.
+
+Every action carries a stable reason code and what it assumes about the world (`expects`), which
+apply checks before carrying it out.
 """
 
 from __future__ import annotations
@@ -19,11 +26,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from podreconcile.core.desired import Desired
-from podreconcile.core.observation import Observation, PodFacts, PodStatus
+from podreconcile.core.field_policy import Policy, policy_of
+from podreconcile.core.observation import Observation, PodFacts, PodStatus, env_digest
 from podreconcile.core.ownership import identify_pod
-from podreconcile.core.plan import Action, FieldChange, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    Action,
+    Contingency,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.run_observation import RunFacts, RunState
 from podreconcile.core.state import State
+
+RESERVED_ENV = ("PUBLIC_KEY", "RUNPOD_")  # set by RunPod or by podreconcile itself, not by the spec
 
 
 @dataclass(frozen=True)
@@ -31,13 +51,15 @@ class Options:
     force_restart: bool = False
     legacy_pod_id: str | None = None
     adopt_pod_id: str | None = None  # `apply --adopt POD_ID`: the user names the pod to adopt
+    replace_now: bool = False  # replace a pod under a live run (killing the training) instead of waiting
 
 
 def plan(desired: Desired, state: State, obs: Observation, options: Options = Options()) -> Plan:
     owner = identify_pod(desired.pod_name, state, obs.pods, options.legacy_pod_id, options.adopt_pod_id)
     pod, adopt, strays = owner.pod, owner.adopt, owner.strays
     stop_strays = tuple(
-        Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name", pod_id=p.id)
+        Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name",
+               code=Reason.STRAY_POD, pod_id=p.id, expects=(Expect(Fact.POD_STATUS, PodStatus.RUNNING.value),))
         for p in strays if p.status is PodStatus.RUNNING
     )
     if pod is None and len(strays) > 1:
@@ -52,7 +74,8 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
         return Plan(stop_strays, summary=summary, blocker=owner.blocker)
     steps = _pod_steps(desired, state, obs, options, pod, adopt)
     notes = (owner.note,) if owner.note else ()
-    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=notes + steps.notes)
+    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=notes + steps.notes,
+                deferred=steps.deferred, deferred_code=steps.deferred_code)
 
 
 # ---- rungs 2 to 4 ----
@@ -63,41 +86,88 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         if volume_problem:
             return Plan(summary="No pod exists for this spec.", blocker=volume_problem)
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
-        create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types, data_center=data_center)
+        create = Action(Kind.CREATE_POD, reason, code=Reason.POD_MISSING, gpu_types=desired.gpu_types,
+                        data_center=data_center, expects=(Expect(Fact.NO_POD),))
         return _after_new_pod(desired, options, create)
 
-    prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), pod_id=pod.id),) if adopt else ()
-    changes, prefix_notes = _changes_for_this_run(desired, state, obs, options, pod)
+    prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), code=Reason.POD_NOT_IN_STATE, pod_id=pod.id),) \
+        if adopt else ()
+    recorded = state.pod_config if pod.id == state.pod_id else None
+    every = pod_changes(desired, pod, recorded)
+    changes = tuple(c for c in every if c.policy == Policy.REPLACE.value)
+    at_start = tuple(c for c in every if c.policy == Policy.NEXT_START.value)
+    if changes and (pod.status is PodStatus.RUNNING) and _maybe_alive(desired, state, obs) and not options.replace_now:
+        return _prefixed(prefix, _deferred_to_run_end(desired, obs, changes + at_start))
+    if changes and not options.force_restart and not options.replace_now and _succeeded(desired, state, obs, pod):
+        fields = ", ".join(f"pod.{c.field}" for c in changes)
+        note = (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
+                "(--force-restart or a new output_dir)",)
+        tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
+        return _prefixed(prefix, tail, note, deferred=changes + tail.deferred, deferred_code=Reason.RUN_DONE)
     if (changes or obs.start_refused) and volume_problem:
         return Plan(prefix, summary=f"Pod {pod.id} would need replacing.", blocker=volume_problem)
     if changes:
-        fields = ", ".join(c.field for c in changes)
-        reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
-                                                        "; the pod's volume disk and its data go with it")
-        replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, changes=changes,
-                         data_center=data_center)
-        return _prefixed(prefix, _after_new_pod(desired, options, replace))
+        return _prefixed(prefix, _replacement(desired, state, obs, options, pod, changes + at_start, data_center))
+    return _prefixed(prefix, _unchanged_pod(desired, state, obs, options, pod, data_center, at_start))
+
+
+def _unchanged_pod(desired, state, obs, options, pod: PodFacts, data_center, at_start) -> Plan:
+    """The pod stays: start it (carrying the fields applied at the next start), or serve the run on it."""
     if obs.start_refused:
-        return _prefixed(prefix, _host_refused(desired, options, pod, data_center))
+        return _host_refused(desired, options, pod, data_center)
     if pod.status is PodStatus.EXITED:
-        return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
+        return _stopped_pod(desired, state, options, pod, at_start)
     if pod.status is PodStatus.RUNNING:
-        return _prefixed(prefix, _running_pod(desired, obs, options, pod), prefix_notes)
-    return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
+        tail = _running_pod(desired, obs, options, pod)
+        if not at_start:
+            return tail
+        fields = ", ".join(f"pod.{c.field}" for c in at_start)
+        return Plan(tail.actions, summary=tail.summary, blocker=tail.blocker,
+                    notes=tail.notes + (f"{fields} changed; applied the next time the pod starts",),
+                    deferred=at_start, deferred_code=Reason.POD_STOPPED)
+    return Plan(summary=f"Pod {pod.id} is {pod.status.value}.",
                 blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")
 
 
-def _changes_for_this_run(desired: Desired, state: State, obs: Observation, options: Options,
-                          pod: PodFacts) -> tuple[tuple[FieldChange, ...], tuple[str, ...]]:
-    """The fields that force a replacement now, and notes. A finished run needs no pod, so its
-    changed fields wait (with a note) for the next run instead of replacing the pod."""
-    recorded = state.pod_config if pod.id == state.pod_id else None
-    changes = replacement_changes(desired, pod, recorded)
-    if not changes or options.force_restart or not _succeeded(desired, state, obs, pod):
-        return changes, ()
-    fields = ", ".join(c.field for c in changes)
-    return (), (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
-                "(--force-restart or a new output_dir)",)
+def _maybe_alive(desired: Desired, state: State, obs: Observation) -> bool:
+    """The run is alive on the running pod, or may be: SSH did not answer and it was last seen active."""
+    if obs.run is not None:
+        return run_alive(obs.run)
+    last = state.last_run
+    return bool(last and last.run_name == desired.run_name and last.state in (RunState.SETUP.value, RunState.RUNNING.value))
+
+
+def _deferred_to_run_end(desired: Desired, obs: Observation, changes: tuple[FieldChange, ...]) -> Plan:
+    fields = ", ".join(f"pod.{c.field}" for c in changes)
+    where = _run_position(obs.run)
+    summary = f"Run {desired.run_name} is alive ({where}); the pod is not replaced under it."
+    note = (f"{fields} changed; the replacement waits for the end of run {desired.run_name}, so the live "
+            f"training is not killed. `apply --replace-now` replaces the pod now: it kills the training, "
+            f"which then {_resumes_how(desired, obs.run)}")
+    return Plan(summary=summary, notes=(note,), deferred=changes, deferred_code=Reason.RUN_ALIVE)
+
+
+def _run_position(run: RunFacts | None) -> str:
+    """Where the run is, as far as is cheaply known: attempt, step and the latest complete checkpoint."""
+    if run is None:
+        return "SSH did not answer; it was last seen running"
+    attempt = run.status.attempt if run.status else None
+    latest = run.latest_complete_checkpoint
+    parts = [f"attempt {attempt}" if attempt else "starting"]
+    if run.current_step is not None:
+        parts.append(f"step {run.current_step}")
+    parts.append(f"latest checkpoint {latest.name}" if latest else "no complete checkpoint yet")
+    return ", ".join(parts)
+
+
+def _resumes_how(desired: Desired, run: RunFacts | None) -> str:
+    if not desired.has_network_volume:
+        return "starts afresh on the new pod (without a network volume its checkpoints go with the old pod)"
+    latest = run.latest_complete_checkpoint if run else None
+    if latest is None:
+        return "starts afresh on the new pod (no complete checkpoint yet)" if run else \
+            "resumes on the new pod from the latest complete checkpoint (known after start)"
+    return f"resumes on the new pod from {latest.name} (step {latest.step})"
 
 
 def _adopt_reason(pod: PodFacts, desired: Desired, options: Options) -> str:
@@ -106,8 +176,10 @@ def _adopt_reason(pod: PodFacts, desired: Desired, options: Options) -> str:
     return f"found by its name {desired.pod_name}, not in the state file"
 
 
-def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = ()) -> Plan:
-    return Plan(prefix + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=notes + tail.notes)
+def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = (), **extra) -> Plan:
+    values = {"deferred": tail.deferred, "deferred_code": tail.deferred_code} | extra
+    return Plan(prefix + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=notes + tail.notes,
+                **values)
 
 
 def _succeeded(desired: Desired, state: State, obs: Observation, pod: PodFacts) -> bool:
@@ -118,19 +190,46 @@ def _succeeded(desired: Desired, state: State, obs: Observation, pod: PodFacts) 
     return bool(last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value)
 
 
-def replacement_changes(desired: Desired, pod: PodFacts, recorded: dict | None) -> tuple[FieldChange, ...]:
-    """Fields the pod was made with that differ from the spec and cannot change in place."""
-    if recorded is None:  # adopted: compare what RunPod reports
-        recorded = {"image": pod.image, "gpu_count": pod.gpu_count, "interruptible": pod.interruptible,
-                    "network_volume": pod.network_volume_id, "gpu_type_id": pod.gpu_type_id}
+# ---- comparing the pod with the spec ----
+
+def pod_changes(desired: Desired, pod: PodFacts, recorded: dict | None) -> tuple[FieldChange, ...]:
+    """Every pod field that differs from the spec, each with its policy. `recorded` is what apply
+    made the pod with; an adopted pod (None) is compared on every field RunPod reports."""
+    adopted = recorded is None
+    if adopted:
+        recorded = reported_config(pod)
     changes = []
     chosen = recorded.get("gpu_type_id")
     if chosen and chosen not in desired.gpu_types:
-        changes.append(FieldChange("gpu_type", chosen, list(desired.gpu_types)))
+        changes.append(FieldChange("gpu_type", chosen, list(desired.gpu_types), Policy.REPLACE.value))
     for name, new in desired.pod_config.items():
-        if name in recorded and recorded[name] != new:
-            changes.append(FieldChange(name, recorded[name], new))
+        if name not in recorded or new is None and name in ("volume_gb", "bid_per_gpu"):
+            continue  # not reported (or not recorded by an older podreconcile); not asked for
+        old = recorded[name]
+        if name == "env":
+            names = _env_differences(old or {}, new or {}, hashed=adopted)
+            if names:
+                changes.append(FieldChange("env", None, None, policy_of("env").value, names))
+        elif name == "ports" and sorted(old or []) != sorted(new or []) or name != "ports" and old != new:
+            changes.append(FieldChange(name, old, new, policy_of(name).value))
     return tuple(changes)
+
+
+def reported_config(pod: PodFacts) -> dict:
+    """An adopted pod's fields as RunPod reports them, in the spec's terms (absent: not reported)."""
+    config = {"image": pod.image, "gpu_count": pod.gpu_count, "interruptible": pod.interruptible,
+              "network_volume": pod.network_volume_id, "gpu_type_id": pod.gpu_type_id}
+    optional = {"container_disk_gb": pod.container_disk_gb, "volume_mount_path": pod.volume_mount_path,
+                "ports": list(pod.ports) if pod.ports is not None else None, "env": pod.env_digests,
+                "volume_gb": pod.volume_gb if not pod.network_volume_id else None}
+    return config | {k: v for k, v in optional.items() if v is not None}
+
+
+def _env_differences(old: dict, new: dict, hashed: bool) -> tuple[str, ...]:
+    """Names of the variables added, removed or changed; `hashed`: `old` holds digests of values."""
+    old = {k: v for k, v in old.items() if not k.startswith(RESERVED_ENV)}
+    wanted = {k: env_digest(v) if hashed else v for k, v in new.items()}
+    return tuple(sorted(k for k in set(old) | set(wanted) if old.get(k) != wanted.get(k)))
 
 
 def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str | None]:
@@ -146,56 +245,112 @@ def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str
     return volume.data_center_id, None
 
 
+# ---- a new pod ----
+
+def _replacement(desired, state, obs, options, pod: PodFacts, changes, data_center) -> Plan:
+    fields = ", ".join(f"pod.{c.field}" for c in changes if c.policy == Policy.REPLACE.value)
+    if options.replace_now and pod.status is PodStatus.RUNNING and _maybe_alive(desired, state, obs):
+        how = _resumes_how(desired, obs.run)
+        reason = (f"--replace-now: {fields} changed; the running training ({_run_position(obs.run)}) is killed "
+                  f"and {how}")
+        replace = Action(Kind.REPLACE_POD, reason, code=Reason.REPLACE_NOW, pod_id=pod.id,
+                         gpu_types=desired.gpu_types, changes=changes, data_center=data_center,
+                         expects=(Expect(Fact.POD_STATUS, pod.status.value),))
+        latest = obs.run.latest_complete_checkpoint if obs.run and desired.has_network_volume else None
+        return _after_new_pod(desired, options, replace, resume=latest)
+    reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
+                                                   "; the pod's volume disk and its data go with it")
+    replace = Action(Kind.REPLACE_POD, reason, code=Reason.FIELD_CHANGED, pod_id=pod.id, gpu_types=desired.gpu_types,
+                     changes=changes, data_center=data_center, expects=(Expect(Fact.POD_STATUS, pod.status.value),))
+    return _after_new_pod(desired, options, replace)
+
+
 def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None) -> Plan:
     if not desired.has_network_volume:
         return Plan(summary=f"Pod {pod.id} cannot start: its host has no free GPU.",
                     blocker="The pod's host has no free GPU and the pod has no network volume, so a new pod "
                             "would start without its data; wait and apply again, or `podreconcile destroy` to start over.")
     reason = "its host has no free GPU; a new pod takes over the same network volume"
-    replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, data_center=data_center)
+    replace = Action(Kind.REPLACE_POD, reason, code=Reason.HOST_NO_FREE_GPU, pod_id=pod.id,
+                     gpu_types=desired.gpu_types, data_center=data_center,
+                     expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
     return _after_new_pod(desired, options, replace)
 
 
-def _after_new_pod(desired: Desired, options: Options, first: Action) -> Plan:
+def _after_new_pod(desired: Desired, options: Options, first: Action, resume=None) -> Plan:
     """A new pod: sync everything, then launch (resuming only if a network volume may hold checkpoints)."""
-    mode = LaunchMode.FORCE_RESTART if options.force_restart else (
-        LaunchMode.AUTO if desired.has_network_volume else LaunchMode.FRESH)
-    sync = Action(Kind.SYNC_CODE, "a new pod has no code")
+    sync = Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD)
     data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts")
-    launch = Action(Kind.LAUNCH_RUN, _launch_reason(None, options), mode=mode)
-    return Plan((first, sync) + data + (launch,), summary=f"Run {desired.run_name} has not started on this pod.")
+    if resume is not None and not options.force_restart:
+        launch = _resume_action(resume, "the training killed by --replace-now resumes", Reason.REPLACE_NOW)
+    else:
+        mode = LaunchMode.FORCE_RESTART if options.force_restart else (
+            LaunchMode.AUTO if desired.has_network_volume else LaunchMode.FRESH)
+        code = Reason.FORCE_RESTART if options.force_restart else (
+            Reason.REPLACE_NOW if first.code is Reason.REPLACE_NOW else Reason.RUN_NOT_STARTED)
+        reason = _launch_reason(None, options) if code is not Reason.REPLACE_NOW else \
+            "the training killed by --replace-now starts again"
+        launch = Action(Kind.LAUNCH_RUN, reason, code=code, mode=mode, expects=(Expect(Fact.RUN_NOT_ALIVE),))
+    summary = (f"Run {desired.run_name} is killed and moves to a new pod (--replace-now)."
+               if first.code is Reason.REPLACE_NOW else f"Run {desired.run_name} has not started on this pod.")
+    if first.code in (Reason.FIELD_CHANGED, Reason.HOST_NO_FREE_GPU):
+        summary = f"Run {desired.run_name} moves to a new pod ({first.reason})."
+    return Plan((first, sync) + data + (launch,), summary=summary)
 
 
-def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts) -> Plan:
-    last = state.last_run
-    if last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value and not options.force_restart:
-        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.")
-    start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
-    sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start")
+# ---- a stopped pod ----
+
+def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts, at_start=()) -> Plan:
+    last = state.last_run if state.last_run and state.last_run.run_name == desired.run_name else None
+    if last and last.state == RunState.SUCCEEDED.value and not options.force_restart:
+        notes = ()
+        if at_start:
+            notes = (", ".join(f"pod.{c.field}" for c in at_start) + " changed; applied the next time the pod starts",)
+        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.",
+                    notes=notes, deferred=tuple(at_start), deferred_code=Reason.RUN_DONE if at_start else None)
+    contingency = Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU if desired.has_network_volume else None
+    start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", code=Reason.POD_STOPPED,
+                   pod_id=pod.id, changes=tuple(at_start), contingency=contingency,
+                   gpu_types=desired.gpu_types if contingency else (),
+                   expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
+    sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start", code=Reason.UNKNOWN_UNTIL_START)
     data = _upload_unknown(desired, "data changes since the last upload are known after start")
     mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
-    launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, desired, options), mode=mode)
-    return Plan((start, sync) + data + (launch,), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
+    known_end = last is not None and last.state == RunState.FAILED.value
+    if options.force_restart or known_end:
+        launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, options),
+                        code=Reason.FORCE_RESTART if options.force_restart else Reason.RUN_FAILED, mode=mode,
+                        expects=(Expect(Fact.RUN_NOT_ALIVE),))
+        return Plan((start, sync) + data + (launch,), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
+    # Last seen alive (or never seen): it may have ended while nobody watched, the pod stopping itself.
+    seen = f"last seen {last.state} (attempt {last.attempt})" if last else "never observed by podreconcile"
+    launch = Action(Kind.LAUNCH_RUN, f"the run was {seen}; it is not alive on a stopped pod", mode=mode,
+                    code=Reason.RUN_OUTCOME_UNKNOWN, contingency=Contingency.SKIP_IF_RUN_SUCCEEDED,
+                    expects=(Expect(Fact.RUN_NOT_ALIVE),))
+    summary = (f"Run {desired.run_name} was {seen}; its outcome is unknown until the pod's volume can be read "
+               "(the pod is stopped).")
+    return Plan((start, sync) + data + (launch,), summary=summary)
 
 
-def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
+def _stopped_launch_reason(last, options: Options) -> str:
     if options.force_restart:
         return "--force-restart: checkpoints are ignored"
-    if last and last.run_name == desired.run_name:
-        if last.state == RunState.FAILED.value and last.exit_code is not None:
-            return f"attempt {last.attempt} failed with exit code {last.exit_code}"
-        return f"the run was last seen {last.state} (attempt {last.attempt}); it is not alive on a stopped pod"
-    return "the run is not alive on a stopped pod"
+    if last.exit_code is not None:
+        return f"attempt {last.attempt} failed with exit code {last.exit_code}"
+    return f"attempt {last.attempt} failed"
 
+
+# ---- a running pod ----
 
 def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodFacts) -> Plan:
     run = obs.run
     if run is None:
         why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
-        sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers")
-        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers")
+        sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers", code=Reason.POD_UNREACHABLE)
+        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers", Reason.POD_UNREACHABLE)
         mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
-        launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", mode=mode)
+        launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", code=Reason.POD_UNREACHABLE,
+                        mode=mode, expects=(Expect(Fact.RUN_NOT_ALIVE),))
         return Plan((sync,) + data + (launch,), summary=f"Run {desired.run_name} is unknown: {why}.")
     notes = _checkpoint_notes(run)
     if _stopping(run):
@@ -208,7 +363,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
             if options.force_restart else None
         return Plan(summary=summary, notes=notes, blocker=blocker)
     if run_alive(run):
-        summary = (f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do." if run.runner_alive
+        summary = (f"Run {desired.run_name} is running ({_run_position(run)}); nothing to do." if run.runner_alive
                    else f"Run {desired.run_name} is starting (launch {run.launch_id}); nothing to do.")
         if options.force_restart:
             return Plan(summary=summary, notes=notes,
@@ -218,7 +373,9 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     if run.status and run.status.state is RunState.SUCCEEDED and not options.force_restart:
         summary = f"Run {desired.run_name} succeeded (attempt {_attempt(run)})."
         if desired.stop_pod_when_done:
-            stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id=pod.id)
+            stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", code=Reason.RUN_SUCCEEDED_POD_IDLE,
+                          pod_id=pod.id, expects=(Expect(Fact.POD_STATUS, PodStatus.RUNNING.value),
+                                                  Expect(Fact.RUN_NOT_ALIVE)))
             return Plan((stop,), summary=summary, notes=notes)
         return Plan(summary=summary + " Nothing to do.", notes=notes)
     return Plan(_sync(obs) + _upload(obs) + (_launch(run, options),), summary=_run_summary(desired, run), notes=notes)
@@ -251,18 +408,19 @@ def _attempt(run: RunFacts):
 def _sync(obs: Observation) -> tuple[Action, ...]:
     code = obs.code
     if code is None or code.files_to_send is None:
-        return (Action(Kind.SYNC_CODE, "the code on the pod could not be compared"),)
+        return (Action(Kind.SYNC_CODE, "the code on the pod could not be compared", code=Reason.POD_UNREACHABLE),)
     if not code.files_to_send and not code.files_to_delete and code.remote_revision == code.revision:
         return ()
     if not code.files_to_send and not code.files_to_delete:
         reason = f"the pod's code is at {code.remote_revision or 'nothing yet'}, the local code at {code.revision}"
     else:
         reason = f"{code.files_to_send} changed file(s), {code.files_to_delete or 0} to delete"
-    return (Action(Kind.SYNC_CODE, reason, files=code.files_to_send, bytes=code.bytes_to_send),)
+    return (Action(Kind.SYNC_CODE, reason, code=Reason.CODE_CHANGED, files=code.files_to_send,
+                   bytes=code.bytes_to_send),)
 
 
-def _upload_unknown(desired: Desired, reason: str) -> tuple[Action, ...]:
-    return (Action(Kind.UPLOAD_DATA, reason),) if desired.has_data else ()
+def _upload_unknown(desired: Desired, reason: str, code: Reason = Reason.UNKNOWN_UNTIL_START) -> tuple[Action, ...]:
+    return (Action(Kind.UPLOAD_DATA, reason, code=code),) if desired.has_data else ()
 
 
 def _upload(obs: Observation) -> tuple[Action, ...]:
@@ -270,22 +428,39 @@ def _upload(obs: Observation) -> tuple[Action, ...]:
     if data is None:
         return ()
     if data.files_to_send is None:
-        return (Action(Kind.UPLOAD_DATA, "the data on the pod could not be compared"),)
+        return (Action(Kind.UPLOAD_DATA, "the data on the pod could not be compared", code=Reason.POD_UNREACHABLE),)
     if not data.files_to_send:
         return ()
     reason = f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume"
-    return (Action(Kind.UPLOAD_DATA, reason, files=data.files_to_send, bytes=data.bytes_to_send),)
+    return (Action(Kind.UPLOAD_DATA, reason, code=Reason.DATA_CHANGED, files=data.files_to_send,
+                   bytes=data.bytes_to_send),)
 
 
 def _launch(run: RunFacts, options: Options) -> Action:
-    reason = _launch_reason(run, options)
+    reason, code = _launch_reason(run, options), _launch_code(run, options)
+    alive = Expect(Fact.RUN_NOT_ALIVE)
     if options.force_restart:
-        return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.FORCE_RESTART)
+        return Action(Kind.LAUNCH_RUN, reason, code=code, mode=LaunchMode.FORCE_RESTART, expects=(alive,))
     latest = run.latest_complete_checkpoint
     if latest is None:
-        return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.FRESH)
-    return Action(Kind.LAUNCH_RUN, reason, mode=LaunchMode.RESUME, checkpoint=latest.name, step=latest.step,
-                  checkpoint_mtime=latest.mtime)
+        return Action(Kind.LAUNCH_RUN, reason, code=code, mode=LaunchMode.FRESH,
+                      expects=(alive, Expect(Fact.LATEST_CHECKPOINT, None)))
+    return _resume_action(latest, reason, code)
+
+
+def _resume_action(latest, reason: str, code: Reason) -> Action:
+    return Action(Kind.LAUNCH_RUN, reason, code=code, mode=LaunchMode.RESUME, checkpoint=latest.name,
+                  step=latest.step, checkpoint_mtime=latest.mtime,
+                  expects=(Expect(Fact.RUN_NOT_ALIVE), Expect(Fact.LATEST_CHECKPOINT, latest.name)))
+
+
+def _launch_code(run: RunFacts | None, options: Options) -> Reason:
+    status = run.status if run else None
+    if options.force_restart:
+        return Reason.FORCE_RESTART
+    if status is None:
+        return Reason.RUN_NOT_STARTED
+    return Reason.RUN_FAILED if status.state is RunState.FAILED else Reason.RUN_INTERRUPTED
 
 
 def _launch_reason(run: RunFacts | None, options: Options) -> str:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+_STEP = re.compile(r"\bstep['\"]?\s*[:=]?\s*(\d+)", re.IGNORECASE)
 
 
 class ProbeParseError(ValueError):
@@ -93,6 +96,12 @@ class RunFacts:
         Either one is enough to refuse a second launch (never two trainings of one run).
         """
         return self.runner_alive or self.tmux_alive
+
+    @property
+    def current_step(self) -> int | None:
+        """The training's step as its log's last lines say (`step 40`, `'step': 40`), else None."""
+        found = _STEP.findall(self.log_tail or "")
+        return int(found[-1]) if found else None
 
     @property
     def latest_complete_checkpoint(self) -> Checkpoint | None:

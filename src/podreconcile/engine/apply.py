@@ -1,19 +1,31 @@
-"""Apply: carry out a plan action by action, observing again after each one.
+"""Apply: carry out the reviewed plan's actions, in order, with their parameters.
 
-The executors do what their action says and nothing else. After every step the world is observed and
-planned again; the next step is the fresh plan's first action, and apply stops with a clear message
-when that action is of a kind the reviewed plan did not foresee.
+The plan is the contract. Before each step apply observes again (after the first) and checks the
+step against the fresh facts (core/preconditions.py): a step already done is skipped, with a line
+saying so; a step whose assumptions no longer hold stops apply, naming the difference. A failed
+step that can be repeated safely is tried once more. The only branches apply takes on its own are
+the contingencies the plan showed. After the last reviewed action, a fresh plan that still has
+actions is reported, not executed: the user reviews it and applies again.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
+from podreconcile.core import preconditions
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Observation, PodFacts
-from podreconcile.core.plan import Action, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    CONTINGENCY_TEXT,
+    Action,
+    Contingency,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.planner import Options
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.ports import (
@@ -23,18 +35,14 @@ from podreconcile.core.ports import (
     Provider,
 )
 from podreconcile.core.state import LastRun
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
-from podreconcile.engine.observe import (
-    Connection,
-    data_diff,
-    observe,
-    paths,
-    wait_for_ssh_port,
-)
+from podreconcile.engine import datasync, retry
+from podreconcile.engine.observe import observe, wait_for_ssh_port
+from podreconcile.engine.pod_work import PodWork
 from podreconcile.engine.project import Project
 from podreconcile.engine.state_file import StateFile, now
 
-MAX_STEPS = 16
+REPEATABLE = (Kind.START_POD, Kind.STOP_POD, Kind.SYNC_CODE, Kind.UPLOAD_DATA)  # safe to try twice
+ON_THE_POD = (Kind.SYNC_CODE, Kind.UPLOAD_DATA, Kind.LAUNCH_RUN)
 
 
 class Reporter(Protocol):
@@ -49,10 +57,13 @@ class Reporter(Protocol):
 class Applier:
     project: Project
     provider: Provider
-    conn: Connection
+    conn: PodWork
     report: Reporter
     options: Options
     last: Observation | None = None
+    saved_plan: str | None = None  # the file a reviewed plan came from, for messages
+    executed: list[Action] = field(default_factory=list)  # what this apply did, in order
+    started: set[str] = field(default_factory=set)  # pods this apply created or started
 
     @property
     def states(self) -> StateFile:
@@ -61,38 +72,101 @@ class Applier:
     # ---- the loop ----
 
     def run(self, reviewed: Plan) -> Plan:
-        """Execute `reviewed`, re-planning after each step; returns the final (converged) plan."""
-        allowed = set(reviewed.kinds()) | {Kind.STOP_POD}
-        if Kind.START_POD in allowed:
-            allowed.add(Kind.REPLACE_POD)  # a host without a free GPU is foreseeable on any start
-        current, refused, done = reviewed, False, []
-        for _ in range(MAX_STEPS):
-            if not current.actions:
+        """Execute `reviewed`; returns the fresh plan after its last action (reported, never executed)."""
+        obs = self.last or self.observe()
+        for index, action in enumerate(reviewed.actions):
+            if action.kind in ON_THE_POD and obs.run is None:
+                obs = self._reachable(obs)
+            if self._succeeded_after_all(reviewed, index, obs):
+                obs = self._skip_the_launch(reviewed, obs)
                 break
-            action = current.actions[0]
-            if action.kind not in allowed:
-                raise UserError(f"Reality moved since the plan: now it needs to {action.kind.value.replace('_', ' ')} "
-                                f"({action.reason}); run `podreconcile plan` to review, then apply again.")
-            if done.count(action.kind) >= 2 and action.kind is not Kind.STOP_POD:
-                raise PermanentError(f"{action.kind.value} did not take effect after two tries; see `podreconcile status`.")
-            refused = self.execute(action)
-            done.append(action.kind)
-            if action.kind is Kind.LAUNCH_RUN:
-                # The flag asked for this launch; planning again with it would ask for another one.
-                self.options = replace(self.options, force_restart=False)
-            obs = self.observe()
-            current = make_plan(self.project.desired(), self.states.read(), replace(obs, start_refused=refused), self.options)
-        if current.actions:
-            raise PermanentError(f"apply did not converge after {MAX_STEPS} steps (next: {current.actions[0].kind.value}); "
-                                 "see `podreconcile plan`.")
-        if current.blocker:
-            raise UserError(current.blocker)
-        return current
+            obs = self._step(action, obs)
+        fresh = self.plan(obs)
+        if fresh.actions:
+            pending = "; ".join(f"{a.kind.value.replace('_', ' ')} ({a.reason})" for a in fresh.actions)
+            self.report.warn(f"the world now needs more than the reviewed plan: {pending}. Nothing of it was "
+                             "done; review it with `podreconcile plan`, then apply again.")
+            return fresh
+        if fresh.blocker:
+            raise UserError(fresh.blocker)
+        return fresh
 
-    def observe(self) -> Observation:
+    def plan(self, obs: Observation) -> Plan:
+        return make_plan(self.project.desired(), self.states.read(), obs, self.options)
+
+    def _step(self, action: Action, obs: Observation) -> Observation:
+        """One reviewed action: skipped when done, refused when the world moved, else done (twice at most)."""
+        for attempt in (1, 2):
+            if action.kind in ON_THE_POD and obs.run is None:
+                obs = self._reachable(obs)
+            state = self.states.read()
+            done = preconditions.already_done(action, obs, state, self.plan(obs))
+            if done:
+                self.report.step(f"skipped {title(action)}: {done}")
+                return obs
+            moved = preconditions.difference(action, obs, state, self.project.spec.pod_name,
+                                             self.project.run_name, self.options.legacy_pod_id)
+            if moved:
+                raise UserError(f"Stopped before {title(action)}: {moved}. Nothing else was changed; review the "
+                                "new plan with `podreconcile plan`, then apply again.")
+            if attempt == 2:
+                self.report.warn(f"{title(action)} did not take effect; trying it once more")
+            if self.execute(action):
+                self._contingency(action)
+                return self.observe()
+            obs = self.observe()
+            if action.kind not in REPEATABLE or obs.run is None and action.kind in ON_THE_POD:
+                return obs
+            if preconditions.already_done(action, obs, self.states.read(), self.plan(obs)):
+                return obs
+        raise PermanentError(f"{title(action)} did not take effect after two tries; see `podreconcile status`.")
+
+    def _reachable(self, obs: Observation) -> Observation:
+        """Wait for the pod's SSH (a pod that just started boots), then observe with the session open."""
+        self._running_pod()
+        return self.observe(ssh_deadline=120.0)
+
+    # ---- the branches the plan showed ----
+
+    def _contingency(self, action: Action) -> None:
+        """A start refused for want of a free GPU: replace the pod, only if the plan showed that branch."""
+        if action.contingency is not Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU:
+            where = f"the saved plan {self.saved_plan}" if self.saved_plan else "the reviewed plan"
+            raise UserError(f"Pod {action.pod_id} cannot start: its host has no free GPU, so it would now need a "
+                            f"replacement (replace pod {action.pod_id}), which {where} does not include; review it "
+                            "with `podreconcile plan`, then apply again.")
+        obs = self.observe()
+        fresh = make_plan(self.project.desired(), self.states.read(), replace(obs, start_refused=True), self.options)
+        branch = fresh.actions[0] if fresh.actions else None
+        if branch is None or branch.kind is not Kind.REPLACE_POD or branch.code is not Reason.HOST_NO_FREE_GPU:
+            raise UserError(fresh.blocker or f"Pod {action.pod_id} cannot start: its host has no free GPU; "
+                                             "apply again later.")
+        self.report.step(f"as the plan foresaw, {CONTINGENCY_TEXT[action.contingency]}")
+        self.execute(branch)
+
+    def _succeeded_after_all(self, reviewed: Plan, index: int, obs: Observation) -> bool:
+        """A conditional launch ahead, and the volume, now readable, says the run succeeded."""
+        rest = reviewed.actions[index:]
+        conditional = any(a.contingency is Contingency.SKIP_IF_RUN_SUCCEEDED for a in rest)
+        return conditional and rest[0].kind in ON_THE_POD and preconditions.run_succeeded(obs, self.project.run_name)
+
+    def _skip_the_launch(self, reviewed: Plan, obs: Observation) -> Observation:
+        status = obs.run.status
+        self.report.step(f"skipped launch run: run {self.project.run_name} already succeeded (attempt "
+                         f"{status.attempt}), as the plan allowed")
+        pod_id = self.states.read().pod_id
+        if pod_id in self.started:
+            self.report.step(f"stopping pod {pod_id}, which this apply started only for the launch")
+            self.execute(Action(Kind.STOP_POD, "the run had already succeeded", code=Reason.RUN_SUCCEEDED_POD_IDLE,
+                                pod_id=pod_id))
+            return self.observe()
+        return obs
+
+    def observe(self, ssh_deadline: float = 30.0) -> Observation:
         """Observe, and remember the run's outcome so a later plan knows it while the pod is stopped."""
         obs = observe(self.project, self.provider, self.states.read(), self.conn,
-                      legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id)
+                      legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id,
+                      ssh_deadline=ssh_deadline)
         status = obs.run.status if obs.run else None
         if status is not None and status.run == self.project.run_name:
             self._save(last_run=LastRun(self.project.run_name, status.state.value, status.attempt,
@@ -100,13 +174,15 @@ class Applier:
         self.last = obs
         return obs
 
-    # ---- executors ----
+    # ---- executors: each does what its action says, with the action's parameters ----
 
     def execute(self, action: Action) -> bool:
         """Carry out one action; True when a start was refused for want of a free GPU on the host."""
-        self.report.step(f"{action.kind.value.replace('_', ' ')}: {action.reason}")
+        self.report.step(f"{title(action)}: {action.reason}")
         handler: Callable[[Action], bool | None] = getattr(self, f"_do_{action.kind.value}")
-        return bool(handler(action))
+        refused = bool(handler(action))
+        self.executed.append(action)
+        return refused
 
     def _do_adopt_pod(self, action: Action) -> None:
         # The name it has now is the one ownership accepts from here on (`--adopt` of a pod named otherwise).
@@ -132,6 +208,10 @@ class Applier:
         except HostGpusBusyError:
             self.report.warn(f"pod {action.pod_id} cannot start: its host has no free GPU")
             return True
+        self.started.add(action.pod_id)
+        recorded = self.states.read().pod_config
+        if action.changes and recorded is not None:  # the fields applied at this start now hold
+            self._save(pod_config={**recorded, **{c.field: c.new for c in action.changes}})
         return False
 
     def _do_stop_pod(self, action: Action) -> None:
@@ -142,43 +222,17 @@ class Applier:
         self.states.remove()
 
     def _do_sync_code(self, action: Action) -> None:
-        session = self.conn.session(self._running_pod())
-        code = self.project.spec.code
-        if code.sync == "git":
-            self._git_pull(session)
-            return
-        result = codesync.sync_code(session, self.project.dir, code.path, code.exclude)
-        if result.dirty:
-            self.report.warn("uncommitted changes were synced; the pod runs code that no commit holds")
-        self.report.info(f"synced {result.files_sent} file(s), {result.bytes_sent} bytes; "
-                         f"deleted {result.files_deleted}; revision {result.revision}")
-
-    def _git_pull(self, session) -> None:
-        code = self.project.spec.code
-        revision = gitsync.pull(session, code.path, code.repo)
-        local = codesync.revision(self.project.dir)
-        if revision != local.commit:
-            # The pod must run the commit the user reviewed; a pull cannot reach an unpushed one.
-            raise UserError(f"The pod pulled {revision}, but your checkout is at {local.commit}; push (or pull) "
-                            "so both are at the same commit, then apply again.")
-        self.report.info(f"the pod's checkout is at {revision}")
+        self.conn.sync_code(self._running_pod(), self.report.info, self.report.warn)
 
     def _do_upload_data(self, action: Action) -> None:
-        session = self.conn.session(self._running_pod())
-        diff = data_diff(self.project, session)
-        if not diff.send:
-            self.report.info("the volume already holds every data file")
-            return
-        result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=self.report.transfer)
-        rate = result.bytes_sent / result.seconds / 1e6 if result.seconds else 0
-        self.report.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes "
-                         f"in {result.seconds:.1f} s ({rate:.1f} MB/s, {result.method})")
+        self.conn.upload_data(self._running_pod(), self.report.info, self.report.transfer)
 
     def _do_launch_run(self, action: Action) -> None:
-        session = self.conn.session(self._running_pod())
-        launch = self._launch_document(action.mode or LaunchMode.AUTO)
-        pod_steps.launch(session, paths(self.project), launch)
-        self.report.info(f"training started in tmux session `{pod_steps.SESSION}` (launch {launch['launch_id']})")
+        launch = self._launch_document(action)
+        self.conn.launch(self._running_pod(), launch)
+        self.report.info(f"training started in tmux session `train` (launch {launch['launch_id']})")
+        # The flag asked for this launch; planning again with it would ask for another one.
+        self.options = replace(self.options, force_restart=False, replace_now=False)
 
     # ---- helpers ----
 
@@ -194,6 +248,7 @@ class Applier:
             config = {k: v for k, v in self.project.desired().pod_config.items()}
             self._save(pod_id=pod_id, pod_name=spec.pod_name, pod_config={**config, "gpu_type_id": gpu},
                        create_pending=None, host_key=None, last_run=None)
+            self.started.add(pod_id)
             self.report.info(f"created pod {pod_id} ({gpu})")
             return
         self._save(create_pending=None)
@@ -234,8 +289,10 @@ class Applier:
             return seen
         return wait_for_ssh_port(self.provider, pod_id, on_wait=self.report.waiting)
 
-    def _launch_document(self, mode: LaunchMode) -> dict:
+    def _launch_document(self, action: Action) -> dict:
+        """launch.json: the reviewed launch's mode and checkpoint are what the runner gets."""
         spec, run = self.project.spec, self.project.spec.run
+        mode = {LaunchMode.FORCE_RESTART: "force_restart", LaunchMode.RESUME: "resume"}.get(action.mode, "auto")
         return {
             "run_name": self.project.run_name,
             "mount": self.project.mount,
@@ -243,12 +300,13 @@ class Applier:
             "output_dir": self.project.output_dir,
             "command": run.command.format(config=run.config),
             "resume_args": run.resume_args,
-            "mode": "force_restart" if mode is LaunchMode.FORCE_RESTART else "auto",
+            "mode": mode,
+            "checkpoint": action.checkpoint if action.mode is LaunchMode.RESUME else None,
             "setup": run.setup,
             "venv": run.venv,
             "stop_pod_when_done": run.stop_pod_when_done,
             "max_runtime_s": run.max_runtime,
-            "revision": str(codesync.revision(self.project.dir)),
+            "revision": self.conn.revision(),
             "launch_id": secrets.token_hex(6),
             "api_url_fallback": None,
             # Seconds between the last log line and the pod stop: an attached follower reads it first.
@@ -257,3 +315,7 @@ class Applier:
 
     def _save(self, **changes) -> None:
         self.states.write(self.states.read().with_(**changes))
+
+
+def title(action: Action) -> str:
+    return action.kind.value.replace("_", " ")

@@ -39,9 +39,11 @@ from podreconcile.engine.observe import (
 from podreconcile.engine.project import Project
 
 
-def options(project: Project, force_restart: bool = False, adopt_pod_id: str | None = None) -> Options:
+def options(project: Project, force_restart: bool = False, adopt_pod_id: str | None = None,
+            replace_now: bool = False) -> Options:
     """The planner's options for this project: the legacy POD_ID is offered; the rule decides."""
-    return Options(force_restart=force_restart, legacy_pod_id=project.settings.pod_id, adopt_pod_id=adopt_pod_id)
+    return Options(force_restart=force_restart, legacy_pod_id=project.settings.pod_id, adopt_pod_id=adopt_pod_id,
+                   replace_now=replace_now)
 
 
 def ownership(project: Project, pods) -> Ownership:

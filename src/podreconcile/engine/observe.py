@@ -81,21 +81,22 @@ def paths(project: Project) -> pod_steps.RunPaths:
     return pod_steps.RunPaths(project.mount, project.run_name, project.spec.code.path, project.output_dir)
 
 
-def observe(project: Project, provider: Provider, state: State, conn: Connection, *,
+def observe(project: Project, provider: Provider, state: State, work, *,
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
             ssh_deadline: float = 30.0) -> Observation:
-    """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
+    """Gather the world: every pod of the account (one call), then the run over SSH if reachable.
+
+    `work` is the pod-side seam (engine.pod_work.PodWork): over SSH in a command, a fake in a unit test.
+    """
     pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
-    local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))
+    code, data = work.local()
+    local = Observation(pods=pods, volumes=volumes, code=code, data=data)
     if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
         return local
     try:
-        session = conn.session(pod, deadline=ssh_deadline)
-        run = pod_steps.probe(session, paths(project), project.spec.run.venv)
-        code = compared_code(project, session)
-        data = compared_data(project, session)
+        run, code, data = work.look(pod, ssh_deadline)
     except TemporaryError as error:
         return replace(local, notes=(f"SSH did not answer: {error}",))
     return replace(local, run=run, code=code, data=data)

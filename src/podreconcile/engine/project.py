@@ -10,16 +10,29 @@ from pathlib import Path
 
 from podreconcile.core.desired import Desired
 from podreconcile.core.errors import UserError
+from podreconcile.core.field_policy import POD_FIELDS
 from podreconcile.core.spec import (
     Settings,
     Spec,
     TrainingConfig,
-    immutable_fields,
     load_settings,
     load_spec,
     read_training_config,
 )
 from podreconcile.engine.state_file import StateFile
+
+
+def pod_config(spec: Spec) -> dict:
+    """Every pod field the planner compares (field_policy.POD_FIELDS but gpu_types, which the pod's
+    GPU type is matched against), as the pod is made: without a network volume's ignored volume_gb
+    and an on-demand pod's absent bid."""
+    dumped = spec.pod.model_dump()
+    config = {name: dumped[name] for name in POD_FIELDS if name != "gpu_types"}
+    if config["network_volume"]:
+        config["volume_gb"] = None
+    if not config["interruptible"]:
+        config["bid_per_gpu"] = None
+    return config
 
 
 @dataclass(frozen=True)
@@ -49,12 +62,11 @@ class Project:
         return StateFile(self.dir, self.spec.name)
 
     def desired(self) -> Desired:
-        config = {k: v for k, v in immutable_fields(self.spec).items() if k != "gpu_types"}
         return Desired(
             pod_name=self.spec.pod_name,
             run_name=self.run_name,
             gpu_types=tuple(self.spec.pod.gpu_types),
-            pod_config=config,
+            pod_config=pod_config(self.spec),
             has_network_volume=bool(self.spec.pod.network_volume),
             stop_pod_when_done=self.spec.run.stop_pod_when_done,
             has_data=bool(self.spec.data),

@@ -35,6 +35,7 @@ class SavedPlan:
     plan: Plan
     basis: dict[str, str]
     force_restart: bool = False
+    replace_now: bool = False
 
 
 def basis(project: Project, state: State, obs: Observation) -> dict[str, str]:
@@ -59,9 +60,10 @@ def basis(project: Project, state: State, obs: Observation) -> dict[str, str]:
     }
 
 
-def save(path: Path, project: Project, plan: Plan, facts: dict[str, str], force_restart: bool) -> None:
+def save(path: Path, project: Project, plan: Plan, facts: dict[str, str], force_restart: bool,
+         replace_now: bool = False) -> None:
     document = {"format_version": FORMAT_VERSION, "spec": str(project.spec_path), "basis": facts,
-                "options": {"force_restart": force_restart}, "plan": plan.to_dict()}
+                "options": {"force_restart": force_restart, "replace_now": replace_now}, "plan": plan.to_dict()}
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
@@ -69,7 +71,8 @@ def load(path: Path) -> SavedPlan:
     try:
         raw = json.loads(path.read_text())
         options = raw.get("options") or {}
-        return SavedPlan(raw["spec"], Plan.from_dict(raw["plan"]), raw["basis"], bool(options.get("force_restart")))
+        return SavedPlan(raw["spec"], Plan.from_dict(raw["plan"]), raw["basis"], bool(options.get("force_restart")),
+                         bool(options.get("replace_now")))
     except FileNotFoundError:
         raise UserError(f"{path} does not exist; write one with `podreconcile plan --out {path}`.") from None
     except (ValueError, KeyError, TypeError) as error:

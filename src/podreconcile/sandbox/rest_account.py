@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from .rest import Problem, Request, check_query
 from .rest_checks import CREATE_VOLUME, SSH_KEYS, UPDATE_VOLUME
-from .rest_views import CUDA_VERSION, DATA_CENTER_INFO, data_center_view, gpu_view, volume_view
+from .rest_views import (
+    CUDA_VERSION,
+    DATA_CENTER_INFO,
+    data_center_view,
+    gpu_view,
+    volume_view,
+)
 from .store import DATA_CENTERS, GPU_TYPES, Store, Volume, gpu_type
 
 GPU_QUERY = ("include", "product", "count", "cloud", "countryCodes", "cudaVersions", "minCudaVersion")

@@ -14,7 +14,15 @@ from urllib.parse import urlparse
 
 from .podhost import PodHostError
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY
-from .rest import POD_KEY_OPERATIONS, TITLES, Problem, Request, check_query, parse_query, resolve
+from .rest import (
+    POD_KEY_OPERATIONS,
+    TITLES,
+    Problem,
+    Request,
+    check_query,
+    parse_query,
+    resolve,
+)
 from .store import Fault
 
 PROBLEM = "application/problem+json"

@@ -29,12 +29,12 @@ from graphql import (
 from graphql.language import OperationDefinitionNode
 
 from .lifecycle import Lifecycle
-from .s3 import service as s3_service
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .rest import OPERATIONS
 from .rest_account import AccountRoutes
 from .rest_http import RestHandler, html_page
 from .rest_pods import PodRoutes
+from .s3 import service as s3_service
 from .store import DATA_CENTERS, GPU_TYPES, Fault, Store, Volume, js_date
 
 SCHEMA = build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())

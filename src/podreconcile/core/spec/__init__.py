@@ -10,7 +10,6 @@ Every SpecError message reads `file:line:col: field.path: what is wrong; the fix
 from podreconcile.core.spec.duration import format_duration, parse_duration
 from podreconcile.core.spec.loader import load_spec, parse_spec
 from podreconcile.core.spec.models import (
-    IMMUTABLE_POD_FIELDS,
     CodeSpec,
     DataItem,
     PodSpec,
@@ -18,14 +17,12 @@ from podreconcile.core.spec.models import (
     SourceInfo,
     Spec,
     TensorboardSpec,
-    immutable_fields,
 )
 from podreconcile.core.spec.problems import InvalidSpec, Problem
 from podreconcile.core.spec.settings import Settings, load_settings
 from podreconcile.core.spec.training import TrainingConfig, read_training_config
 
 __all__ = [
-    "IMMUTABLE_POD_FIELDS",
     "CodeSpec",
     "DataItem",
     "InvalidSpec",
@@ -38,7 +35,6 @@ __all__ = [
     "TensorboardSpec",
     "TrainingConfig",
     "format_duration",
-    "immutable_fields",
     "load_settings",
     "load_spec",
     "parse_duration",

@@ -323,19 +323,3 @@ class Spec(_Model):
     def source(self) -> SourceInfo:
         """The file this spec was loaded from, with `where(*path)` for located messages."""
         return self._source
-
-
-#: Pod fields that RunPod cannot change on an existing pod; a change means a new pod.
-IMMUTABLE_POD_FIELDS = (
-    "gpu_types", "gpu_count", "image", "cloud", "interruptible", "network_volume",
-    "volume_mount_path", "container_disk_gb", "ports", "env",
-)
-
-
-def immutable_fields(spec: Spec) -> dict[str, object]:
-    """The pod fields that force a replacement when they change, by field name (copies).
-
-    `env` is among them: editing a pod's env makes RunPod reset it, wiping the container disk.
-    """
-    dumped = spec.pod.model_dump()
-    return {name: dumped[name] for name in IMMUTABLE_POD_FIELDS}

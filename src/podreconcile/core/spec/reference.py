@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 from ruamel.yaml import YAML
 
+from podreconcile.core.field_policy import POLICIES, policy_table
 from podreconcile.core.spec import fields as F
 from podreconcile.core.spec import models as M
 from podreconcile.core.spec.duration import EXAMPLES as DURATION_EXAMPLES
@@ -350,11 +351,8 @@ def _property_of(schema: dict, doc: FieldDoc) -> dict:
 
 
 def _changing(doc: FieldDoc) -> str | None:
-    if doc.model is not M.PodSpec or doc.key not in M.IMMUTABLE_POD_FIELDS:
-        return None
-    if doc.key == "gpu_types":
-        return "replaces the pod when the pod's GPU type is no longer in the list"
-    return "replaces the pod (RunPod cannot change it on an existing pod)"
+    rule = POLICIES.get(doc.path)
+    return f"{rule.policy.value} ({rule.why})" if rule else None
 
 
 def _field_markdown(doc: FieldDoc, schema: dict) -> list[str]:
@@ -421,7 +419,7 @@ def render_reference() -> str:
         f"- A duration is whole numbers with units d, h, m, s, largest first: {DURATION_EXAMPLES}.",
         "",
         "Sections: " + ", ".join(f"[{title}](#{title.lower().replace(' ', '-')})" for _, title in SECTIONS)
-        + ", [rules across fields](#rules-across-fields).",
+        + ", [rules across fields](#rules-across-fields), [what a change does](#what-a-change-does).",
         "",
     ]
     for section, title in SECTIONS:
@@ -447,7 +445,13 @@ def render_reference() -> str:
     for rule in RULES:
         name = rule.__name__.replace("_", " ")
         out.append(f"- **{name}**: {_md(inspect.getdoc(rule).splitlines()[0])}")
-    out.append("")
+    out += ["", "## What a change does", "",
+            "Every field has one policy, which `plan` follows and shows: *changed in place*; *applied at "
+            "the next start* (the pod keeps running as it is until then); *forces a replacement* (a new "
+            "pod; never under a live run unless `apply --replace-now`: the change waits for the run's end, "
+            "and after a finished run it waits for the next run); *waits for the next run* (a live or "
+            "finished run keeps what it started with); *local only* (read on this machine).", ""]
+    out += policy_table()
     return "\n".join(out)
 
 

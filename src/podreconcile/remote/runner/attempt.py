@@ -52,7 +52,11 @@ class Runner:
         deadline = self._arm_deadline(started)
         child = Child(self.tee, self.signals, deadline, self.launch.kill_grace_s)
         try:
-            code, reason = self._prepare_and_train(child, start, attempt)
+            if start.kind == "refused":  # never another checkpoint than the one the plan named
+                self.tee.line("podreconcile: cannot resume: " + start.how)
+                code, reason = 2, "checkpoint_unavailable"
+            else:
+                code, reason = self._prepare_and_train(child, start, attempt)
         except Exception:  # a runner bug must still end the attempt properly
             note(self.paths, "runner error:\n" + traceback.format_exc())
             self.tee.line("podreconcile: runner error (details in %s)" % self.paths.runner_log)
@@ -77,7 +81,7 @@ class Runner:
         if start.skipped:
             self.tee.line("podreconcile: skipped incomplete checkpoint(s) (no trainer_state.json): "
                           + ", ".join(start.skipped))
-        if self.launch.mode not in ("auto", "force_restart"):
+        if self.launch.mode not in ("auto", "force_restart", "resume"):
             self.tee.line("podreconcile: unknown mode %r, treated as auto" % self.launch.mode)
         self.tee.line("podreconcile: revision %s, launch %s, runner pid %d"
                       % (self.launch.revision, self.launch.launch_id, os.getpid()))

@@ -40,10 +40,13 @@ def scan_checkpoints(output_dir: str) -> list:
 
 
 def decide_start(launch: Launch) -> Start:
-    """force_restart ignores checkpoints; otherwise the latest complete one, else fresh."""
+    """force_restart ignores checkpoints; resume starts from exactly the checkpoint apply names (the
+    reviewed one) or refuses; otherwise (auto) the latest complete one, else fresh."""
     if launch.mode == "force_restart":
         return Start("force_restart", "FORCE RESTART: checkpoints ignored")
     found = scan_checkpoints(launch.output_dir)
+    if launch.mode == "resume":
+        return _named_checkpoint(launch, found)
     skipped = [name for _, name, complete in found if not complete]
     complete = [name for _, name, ok in found if ok]
     if not complete:
@@ -51,6 +54,18 @@ def decide_start(launch: Launch) -> Start:
     latest = complete[-1]
     path = os.path.join(launch.output_dir, latest)
     return Start("resume", "resume from " + latest, latest, path, skipped)
+
+
+def _named_checkpoint(launch: Launch, found: list) -> Start:
+    name = launch.checkpoint
+    complete = [n for _, n, ok in found if ok]
+    if name not in complete:
+        why = "is incomplete (no trainer_state.json)" if name in [n for _, n, _ in found] else "does not exist"
+        return Start("refused", "checkpoint %s %s in %s; run `podreconcile plan` and apply again"
+                     % (name, why, launch.output_dir))
+    step = next(s for s, n, _ in found if n == name)
+    skipped = [n for s, n, ok in found if not ok and s > step]
+    return Start("resume", "resume from " + name, name, os.path.join(launch.output_dir, name), skipped)
 
 
 def training_command(launch: Launch, start: Start) -> str:

@@ -29,6 +29,9 @@ class Launch:
         self.command = str(data["command"])
         self.resume_args = str(data.get("resume_args") or "--resume_from_checkpoint {checkpoint}")
         self.mode = str(data.get("mode") or "auto")
+        if self.mode == "resume" and not data.get("checkpoint"):
+            raise LaunchError("%s asks to resume but names no checkpoint" % path)
+        self.checkpoint = str(data["checkpoint"]) if data.get("checkpoint") else None
         self.setup = data.get("setup") or None
         self.venv = data.get("venv") or None
         self._read_optional(data)
