@@ -91,7 +91,7 @@ def logs_command(
     project = load_project(spec)
     pod = our_pod(project)
     started = False
-    if pod.status is not PodStatus.RUNNING:
+    if not pod.status.is_up:
         if not start:
             raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
                             "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
@@ -176,7 +176,7 @@ def sync_data_command(spec: Path = SpecOption) -> None:
     project.state_file.lock("sync-data")
     progress = Progress()
     pod = our_pod(project)
-    was_stopped = pod.status is not PodStatus.RUNNING
+    was_stopped = not pod.status.is_up
     conn = wiring.connection(project, True)
     try:
         if was_stopped:
@@ -204,7 +204,7 @@ def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, 
     """
     project = load_project(spec)
     pod = our_pod(project)
-    if pod.status is not PodStatus.RUNNING:
+    if not pod.status.is_up:
         raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
     conn = wiring.connection(project, False)
     with _session(project, pod, conn) as session:

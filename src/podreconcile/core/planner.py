@@ -36,7 +36,7 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
     pod, adopt, strays = identify_pod(desired.pod_name, state, obs.pods, options.legacy_pod_id)
     stop_strays = tuple(
         Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name", pod_id=p.id)
-        for p in strays if p.status is PodStatus.RUNNING
+        for p in strays if p.status.is_up
     )
     if pod is None and len(strays) > 1:
         ids = ", ".join(p.id for p in strays)
@@ -73,7 +73,7 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         return _prefixed(prefix, _host_refused(desired, options, pod, data_center))
     if pod.status is PodStatus.EXITED:
         return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
-    if pod.status is PodStatus.RUNNING:
+    if pod.status.is_up:  # v2: PROVISIONING and STARTING are on their way to RUNNING
         return _prefixed(prefix, _running_pod(desired, obs, options, pod), prefix_notes)
     return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
                 blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")

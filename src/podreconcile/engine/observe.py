@@ -65,8 +65,9 @@ def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], 
     started, wait = time.monotonic(), 0.25
     while True:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=60)
-        if pod is None or pod.status is PodStatus.EXITED:
-            raise PermanentError(f"Pod {pod_id} {'vanished' if pod is None else 'stopped'} while booting.")
+        if pod is None or pod.status in (PodStatus.EXITED, PodStatus.ERROR, PodStatus.TERMINATED):
+            how = "vanished" if pod is None else "stopped" if pod.status is PodStatus.EXITED else f"went {pod.status.value}"
+            raise PermanentError(f"Pod {pod_id} {how} while booting.")
         if pod.ssh is not None:
             return pod
         elapsed = time.monotonic() - started
