@@ -419,3 +419,41 @@ def test_secrets_stay_out_of_reprs():
         assert_no_secrets(repr(provider), repr(provider._client), repr(request()))
     finally:
         provider.close()
+
+
+# ---- spot: GraphQL only for what v2 lacks ----
+
+class GraphqlCalls:
+    """Stands in for the GraphQL provider: records what reaches it."""
+
+    api_base_url = BASE
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def create_pod(self, req):
+        self.calls.append("create_pod")
+        return "spot1"
+
+    def resume_pod(self, pod_id, gpu_count, bid_per_gpu=None):
+        self.calls.append(f"resume_pod bid={bid_per_gpu}")
+
+    def gpu_prices(self, cloud, interruptible):
+        self.calls.append("gpu_prices")
+        return {}
+
+
+def test_a_spot_spec_uses_graphql_only_to_create_resume_and_price_spot_pods(v2):
+    from podreconcile.adapters.runpod_spot import SpotProvider
+
+    graphql = GraphqlCalls()
+    v2.on("GET", "/v2/pods", ok({"pods": [v2_pod("p1", "EXITED")]}))
+    v2.on("POST", "/v2/pods/p1/action", ok(v2_pod("p1", "EXITED")))
+    spot = SpotProvider(v2.provider(), graphql)
+    assert spot.create_pod(request(interruptible=True, bid_per_gpu=0.2)) == "spot1"
+    spot.resume_pod("p1", 1, 0.2)
+    spot.gpu_prices("secure", True)
+    spot.list_pods()
+    spot.stop_pod("p1")
+    assert graphql.calls == ["create_pod", "resume_pod bid=0.2", "gpu_prices"]
+    assert [(r.method, r.url.path) for r in v2.requests] == [("GET", "/v2/pods"), ("POST", "/v2/pods/p1/action")]
