@@ -22,7 +22,6 @@ STOP_MUTATION = (
 )
 STATUS_QUERY = "query pod($podId: String!) { pod(input: {podId: $podId}) { id desiredStatus } }"
 STOPPED = ("EXITED", "TERMINATED", "gone")
-REFUSED = (401, 403, 404, 405, 410)  # this way will not tell, however often it is asked
 TIMEOUT_S = 10
 MAX_RETRY_AFTER_S = 30
 
@@ -110,21 +109,33 @@ class PodApi:
             answer = self._read(url, "GET", None)
             if answer and answer.ok and isinstance(answer.body, dict) and answer.body.get("status"):
                 return str(answer.body["status"])
+            self._give_up_unless_transient(url, answer)
         for url in self.graphql_urls:
             answer = self._read(url, "POST", {"query": STATUS_QUERY, "variables": {"podId": self.pod_id}})
             data = answer.body.get("data") if answer and answer.ok and isinstance(answer.body, dict) else None
             if isinstance(data, dict) and "pod" in data and not answer.body.get("errors"):
                 pod = data["pod"]
                 return str(pod.get("desiredStatus") or "UNKNOWN") if isinstance(pod, dict) else "gone"
+            self._give_up_unless_transient(url, answer)
         return None
+
+    def _give_up_unless_transient(self, url: str, answer) -> None:
+        """An answer without a status that asking again will not change (403, 410, GraphQL's
+        "Unauthorized" with HTTP 200, ...): this reader is not asked again."""
+        if answer is not None and not answer.transient:
+            self._refused.add(url)
+
+    @property
+    def can_read(self) -> bool:
+        """Some way of reading the status has not refused yet."""
+        urls = ["%s/pods/%s" % (b, _segment(self.pod_id)) for b in self.v2_bases] + list(self.graphql_urls)
+        return any(url not in self._refused for url in urls)
 
     def _read(self, url: str, method: str, body):
         """One status read through `url`, unless it refused before; failures are logged once per URL."""
         if url in self._refused:
             return None
         answer = send_with_retries(method, url, self.key, body)
-        if answer.status in REFUSED:
-            self._refused.add(url)
         if not answer.ok and url not in self._reported:
             self._reported.add(url)
             self.log("reading the pod's status via %s failed (%s)" % (url_for_log(url), answer.problem or "no status in the answer"))

@@ -74,7 +74,7 @@ def _wait_until_stopped(api: PodApi, deadline_s: float, log):
     started, seen = time.monotonic(), None
     while True:
         seen = api.status() or seen
-        if seen in STOPPED or time.monotonic() - started >= deadline_s:
+        if seen in STOPPED or time.monotonic() - started >= deadline_s or not api.can_read:
             return seen
         time.sleep(min(1.0, max(0.1, deadline_s / 10)))
 
