@@ -139,20 +139,20 @@ def test_a_second_apply_while_one_follows_the_log_starts_nothing(project):
 
 class TestFaults:
     def test_429_and_500_are_retried(self, project):
-        project.sandbox.cli("fault", "myself", "--times", "2", "--error", "http-429")
-        project.sandbox.cli("fault", "podFindAndDeployOnDemand", "--times", "1", "--error", "http-500")
+        project.sandbox.cli("fault", "v2.pods.list", "--times", "2", "--error", "http-429")
+        project.sandbox.cli("fault", "v2.pods.create", "--times", "1", "--error", "http-500")
         result = project.cli("apply", "--yes")
         assert result.returncode == 0, result.stderr
         assert len(project.pods()) == 1
 
     def test_timed_out_create_is_found_by_name_not_repeated(self, project):
-        project.sandbox.cli("fault", "podFindAndDeployOnDemand", "--times", "1", "--error", "http-500", "--applied")
+        project.sandbox.cli("fault", "v2.pods.create", "--times", "1", "--error", "http-500", "--applied")
         result = project.cli("apply", "--yes")
         assert result.returncode == 0, result.stderr
         assert len(project.pods()) == 1
 
     def test_no_capacity_falls_through_to_the_next_gpu_type(self, project):
-        project.sandbox.cli("fault", "podFindAndDeployOnDemand", "--times", "1", "--error", "no-capacity")
+        project.sandbox.cli("fault", "v2.pods.create", "--times", "1", "--error", "no-capacity")
         result = project.cli("apply", "--yes")
         assert result.returncode == 0, result.stderr
         assert "no capacity for NVIDIA GeForce RTX 4090" in result.stderr
@@ -167,7 +167,7 @@ class TestFaults:
         ckpts = project.checkpoints()
         wait_until(lambda: (ckpts / "checkpoint-20" / "trainer_state.json").exists(), timeout=30)
         project.sandbox.cli("preempt", old)
-        project.sandbox.cli("fault", "podResume", "--times", "1", "--error", "host-gpus-busy")
+        project.sandbox.cli("fault", "v2.pods.action", "--times", "1", "--error", "host-gpus-busy")
         result = project.cli("apply", "--yes")
         assert result.returncode == 0, result.stderr
         new = project.pod()

@@ -96,7 +96,7 @@ def test_the_api_key_never_appears(project, sandbox, sdk):
     result = project.cli("--debug", "plan", env=wrong)
     assert result.returncode == 1
     outputs += [result.stdout, result.stderr]
-    sandbox.cli("fault", "podFindAndDeployOnDemand", "--times", "2", "--error", "no-capacity")
+    sandbox.cli("fault", "v2.pods.create", "--times", "2", "--error", "no-capacity")
     project.state_path().unlink()
     project.destroy()
     failed = project.cli("--debug", "apply", "--yes")

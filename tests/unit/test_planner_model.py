@@ -193,6 +193,8 @@ class World:
 class FakeRunPod:
     """core.ports.Provider over the model."""
 
+    api_base_url = "http://runpod.fake"
+
     def __init__(self, world: World) -> None:
         self.world = world
 

@@ -1,6 +1,7 @@
 """The pod-side runner and probe, run locally: a temp folder plays the pod's volume.
 
-A fake `runpodctl` first on PATH records its calls; a stub GraphQL server stands in for the API;
+A fake `runpodctl` first on PATH records its calls and marks the pod stopped; a stub server plays
+RunPod's v2 and GraphQL APIs for the pod's key (tests/runpod_api_stub.py), where the runner checks the stop;
 PODRECONCILE_PID1_ENVIRON feeds the pod's environment (what /proc/1/environ holds on a pod). Every
 process a test starts is killed at teardown (found by its command line or working folder).
 """
@@ -18,9 +19,7 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,9 @@ import pytest
 from podreconcile import remote
 from podreconcile.core.run_observation import RunState, parse_probe
 from podreconcile.remote import runner_archive
-from podreconcile.remote.runner import checkpoints, podstop, redact, venv_setup
+from podreconcile.remote.runner import checkpoints, redact, venv_setup
 from podreconcile.remote.runner import launch as launch_json
+from tests.runpod_api_stub import PodApiStub
 
 REMOTE = Path(remote.__file__).parent
 RUNNER_SOURCES = sorted((REMOTE / "runner").glob("*.py"))
@@ -54,6 +54,8 @@ class FakePod:
         self.bin = root / "bin"
         self.home = root / "home"
         self.calls = root / "runpodctl-calls.txt"
+        self.stopped_marker = root / "runpodctl-stopped"
+        self.api = PodApiStub(POD_ID, API_KEY, self.stopped_marker)
         self.pid1 = root / "pid1-environ"
         self.runner = self.mount / ".podreconcile" / "bin" / "runner.pyz"
         for folder in (self.code, self.run_dir, self.bin, self.home):
@@ -83,7 +85,9 @@ class FakePod:
             "#!/bin/sh\n"
             'if [ "$RUNPOD_API_KEY" = %s ]; then key=ok; else key=missing; fi\n'
             'printf "%%s key=%%s\\n" "$*" "$key" >> %s\n'
-            "exit %d\n" % (shlex.quote(API_KEY), shlex.quote(str(self.calls)), exit_code))
+            "%s"
+            "exit %d\n" % (shlex.quote(API_KEY), shlex.quote(str(self.calls)),
+                           "touch %s\n" % shlex.quote(str(self.stopped_marker)) if exit_code == 0 else "", exit_code))
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
     def set_pod_env(self, **extra) -> None:
@@ -98,7 +102,8 @@ class FakePod:
             "command": "%s scripts/train.py --config configs/test.yaml" % shlex.quote(POD_PYTHON),
             "resume_args": "--resume_from_checkpoint {checkpoint}", "mode": "auto",
             "setup": None, "venv": None, "stop_pod_when_done": True, "max_runtime_s": 3600,
-            "revision": "rev-abc123", "api_url_fallback": None, "launch_id": "launch-1",
+            "revision": "rev-abc123", "api_base_url": self.api.base, "launch_id": "launch-1",
+            "stop_verify_s": 2,
             "kill_grace_s": 2,
             "stop_delay_s": 0,
         }
@@ -183,50 +188,12 @@ def _processes_under(root: Path) -> list[int]:
 def pod(tmp_path):
     fake = FakePod(tmp_path)
     yield fake
+    fake.api.close()
     for pid in _processes_under(tmp_path):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-
-
-class StubApi:
-    """A GraphQL endpoint that records each request and answers podStop."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                answer = {"data": {"podStop": {"id": body["variables"]["podId"], "desiredStatus": "EXITED"}}}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/graphql" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def api():
-    stub = StubApi()
-    yield stub
-    stub.close()
 
 
 def last_line(text: str) -> str:
@@ -397,26 +364,15 @@ def test_a_training_that_ignores_sigterm_is_killed_after_the_grace(pod):
     assert last_line(log) == "EXIT_CODE=143" and pod.status()["signal"] == "SIGTERM"
 
 
-def test_runpodctl_failure_falls_back_to_the_api(pod, api):
+def test_runpodctl_failure_falls_back_to_the_v2_api_with_the_pods_key(pod):
     pod.fake_runpodctl(exit_code=1)
 
-    assert pod.run(pod.launch(api_url_fallback=api.url)) == 0
+    assert pod.run(pod.launch()) == 0
 
     assert len(pod.stop_calls()) == 1
-    (request,) = api.requests
-    assert request["auth"] == "Bearer " + API_KEY
-    assert request["body"]["variables"] == {"podId": POD_ID}
-    assert request["body"]["query"].startswith("mutation stopPod($podId: String!)")
-    assert pod.status()["pod_stop"] == "api"
-
-
-def test_the_pods_graphql_url_wins_over_the_fallback(pod, api):
-    pod.fake_runpodctl(exit_code=1)
-    pod.set_pod_env(RUNPOD_GRAPHQL_URL=api.url)
-
-    assert pod.run(pod.launch(api_url_fallback="http://127.0.0.1:9/graphql")) == 0
-
-    assert len(api.requests) == 1 and pod.status()["pod_stop"] == "api"
+    (request,) = pod.api.seen("v2-stop")
+    assert request["auth"] == "Bearer " + API_KEY and request["body"] == {"action": "stop"}
+    assert pod.status()["pod_stop"] == "api_v2" and pod.api.status == "EXITED"
 
 
 def test_max_runtime_kills_the_training_with_124_and_stops_the_pod(pod):
@@ -550,21 +506,6 @@ def test_training_command_quotes_the_checkpoint_path(tmp_path):
     command = checkpoints.training_command(launch, start)
     assert command == "python train.py --config c.yaml --resume_from_checkpoint '/a b/$x/checkpoint-2'"
     assert launch.output_dir == str(tmp_path / "out")  # relative output_dir: under code_path
-
-
-@pytest.mark.parametrize("answer, problem", [
-    ({"data": {"podStop": {"id": "p", "desiredStatus": "EXITED"}}}, None),
-    ({"errors": [{"message": "denied"}], "data": None}, "GraphQL errors"),
-    ({"data": {"podStop": None}}, "no podStop in the answer"),
-    ([], "not a JSON object"),
-])
-def test_the_stop_answer_is_checked(answer, problem):
-    assert podstop._stop_answer_problem(answer) == problem
-
-
-def test_urls_are_logged_without_credentials():
-    assert podstop._url_for_log("https://u:pw@api.example:8443/graphql?api_key=k") == \
-        "https://api.example:8443/graphql"
 
 
 def test_setup_files_finds_the_requirement_files():

@@ -17,14 +17,12 @@ import json
 import os
 import sys
 
+from podreconcile.adapters.runpod_wording import classify
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import PodFacts, VolumeFacts
-from podreconcile.core.ports import (
-    CreateRequest,
-    HostGpusBusyError,
-    NoCapacityError,
-    NotFoundError,
-)
+from podreconcile.core.ports import CreateRequest, NotFoundError
+
+__all__ = ["RunPod", "classify", "gql"]
 
 POD_FIELDS = """
   id name desiredStatus lastStatusChange imageName gpuCount podType costPerHr uptimeSeconds
@@ -32,26 +30,6 @@ POD_FIELDS = """
   runtime { ports { ip isIpPublic privatePort publicPort type } }
   machine { gpuDisplayName gpuTypeId dataCenterId }
 """
-
-
-_NO_CAPACITY = ("no longer any instances available", "does not have the resources to deploy",
-                "no compatible cuda host")
-_TRANSIENT = ("something went wrong", "too many requests", "rate limit", "try again later",
-              "timed out", "internal server error", "service unavailable", "bad gateway")
-
-
-def classify(message: str) -> type[Exception]:
-    """Which of our errors RunPod's wording means; one place, one fixture per known message."""
-    lowered = message.lower()
-    if "not enough free gpus on the host" in lowered:
-        return HostGpusBusyError
-    if any(marker in lowered for marker in _NO_CAPACITY):
-        return NoCapacityError
-    if "not found" in lowered:
-        return NotFoundError
-    if any(marker in lowered for marker in _TRANSIENT):
-        return TemporaryError
-    return PermanentError
 
 
 def gql(value) -> str:
@@ -83,8 +61,10 @@ class Enum_:
 class RunPod:
     """The RunPod operations podreconcile uses, each a single GraphQL call."""
 
-    def __init__(self, api_key: str) -> None:
+    def __init__(self, api_key: str, api_base_url: str = "https://api.runpod.io") -> None:
+        # The SDK itself reads RUNPOD_API_BASE_URL per call; wiring passes the same value here.
         self._api_key = api_key
+        self.api_base_url = api_base_url
 
     def __repr__(self) -> str:
         return "RunPod(api_key=<hidden>)"

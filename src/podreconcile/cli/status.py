@@ -73,7 +73,8 @@ def status_text(info: dict) -> str:
         lines.append(f"Pod:  {pod['id']} {pod['state']}  {pod['gpu']}  ${pod['cost_per_hr']}/h")
         if pod["adopt"]:
             lines.append(f"      not adopted: {pod['adopt']}")
-        lines.append(f"      {pod['last_status_change']}")
+        if pod["last_status_change"]:  # GraphQL's free text; v2 has none
+            lines.append(f"      {pod['last_status_change']}")
         if pod["ssh"]:
             lines.append(f"      {pod['ssh']}  (up {pod['uptime_seconds']} s)")
     run = info["run"]

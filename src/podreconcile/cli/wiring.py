@@ -2,20 +2,49 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+
 from podreconcile.core.errors import UserError
 from podreconcile.core.ports import Provider
 from podreconcile.engine.pod_work import SshPodWork
 from podreconcile.engine.project import Project
 
+DEFAULT_API_BASE_URL = "https://api.runpod.io"
+
+# One provider (so one HTTP connection) per key, API base and kind for the whole command run.
+_providers: dict[tuple[str, str, bool], Provider] = {}
+
+
+def api_base_url() -> str:
+    """RUNPOD_API_BASE_URL from the environment (as the runpod SDK reads it), else RunPod's:
+    GraphQL lives at `<base>/graphql`, REST v2 at `<base>/v2`."""
+    return (os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_API_BASE_URL).rstrip("/")
+
 
 def provider(project: Project) -> Provider:
-    """RunPod's API for this project's key (the sandbox when RUNPOD_API_BASE_URL points at it)."""
+    """RunPod's REST v2 API for this project's key; a spot spec (pod.interruptible) also uses
+    GraphQL, for what v2 lacks. The sandbox when RUNPOD_API_BASE_URL points at it."""
     key = project.settings.api_key
     if not key:
         raise UserError("RUNPOD_API_KEY is not set; put it in .runpod.env or the environment "
                         "(for the sandbox: eval \"$(podreconcile sandbox up)\").")
+    spot = project.spec.pod.interruptible
+    cache_key = (key, api_base_url(), spot)
+    if cache_key not in _providers:
+        _providers[cache_key] = _build(key, api_base_url(), spot)
+        atexit.register(_providers[cache_key].close)
+    return _providers[cache_key]
+
+
+def _build(key: str, base_url: str, spot: bool):
+    from podreconcile.adapters.runpod_rest import RestProvider
+    rest = RestProvider.connect(key, base_url)
+    if not spot:
+        return rest
     from podreconcile.adapters.runpod_graphql import RunPod
-    return RunPod(key)
+    from podreconcile.adapters.runpod_spot import SpotProvider
+    return SpotProvider(rest, RunPod(key, base_url))
 
 
 def connection(project: Project, persist_host_key: bool) -> SshPodWork:

@@ -26,7 +26,15 @@ class SpecError(UserError):
 
 
 class TemporaryError(PodreconcileError):
-    """A fault expected to pass: retry with backoff until the deadline."""
+    """A fault expected to pass: retry with backoff until the deadline.
+
+    `retry_after` is the least wait, in seconds, the other side asked for (HTTP 429's `Retry-After`);
+    the retry policy never waits less, and gives up when it would pass the deadline.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(PodreconcileError):

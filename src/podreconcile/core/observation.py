@@ -14,10 +14,15 @@ from podreconcile.core.run_observation import RunFacts
 
 
 class PodStatus(str, Enum):
+    """A pod's status: REST v2's lifecycle (GraphQL's desiredStatus gives RUNNING, EXITED or TERMINATED)."""
+
+    PROVISIONING = "PROVISIONING"  # v2: a machine is being allocated
+    STARTING = "STARTING"  # v2: the container is starting
     RUNNING = "RUNNING"
-    EXITED = "EXITED"
+    EXITED = "EXITED"  # stopped: no compute, the volume disk kept
+    ERROR = "ERROR"  # v2: the container failed; RunPod offers start and terminate
     TERMINATED = "TERMINATED"
-    UNKNOWN = "UNKNOWN"
+    UNKNOWN = "UNKNOWN"  # a status this version does not know
 
     @classmethod
     def parse(cls, raw: object) -> "PodStatus":
@@ -25,6 +30,26 @@ class PodStatus(str, Enum):
             return cls(str(raw).upper())
         except ValueError:
             return cls.UNKNOWN
+
+    @property
+    def is_up(self) -> bool:
+        """Running or on its way there: it holds compute, bills, and SSH comes (or came) up."""
+        return self in (PodStatus.PROVISIONING, PodStatus.STARTING, PodStatus.RUNNING)
+
+
+class PodAction(str, Enum):
+    """A transition RunPod v2 allows on a pod now (its `actions`)."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    TERMINATE = "terminate"
+
+    @classmethod
+    def parse_all(cls, raw: object) -> tuple["PodAction", ...]:
+        """The known actions of a list, in order; ones this version does not know are left out."""
+        known = {a.value: a for a in cls}
+        return tuple(known[str(a).lower()] for a in (raw or ()) if str(a).lower() in known)
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,7 @@ class PodFacts:
     volume_mount_path: str | None = None
     ports: tuple[str, ...] | None = None
     env_digests: dict | None = None  # name -> env_digest(value): values may be secrets, never kept
+    actions: tuple[PodAction, ...] | None = None  # None: the API does not say (GraphQL)
 
     @property
     def start_identity(self) -> str:

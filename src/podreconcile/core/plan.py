@@ -55,6 +55,9 @@ class Reason(str, Enum):
     FORCE_RESTART = "force_restart"
     RUN_ALIVE = "run_alive"  # a deferral: the change waits for the end of the live run
     RUN_DONE = "run_done"  # a deferral: the change waits for the next run
+    USER_STOP = "user_stop"  # `podreconcile stop`
+    USER_DESTROY = "user_destroy"  # `podreconcile destroy`
+    VISIT = "visit"  # `logs --start` / `sync-data` start a stopped pod for a moment and stop it again
 
 
 class Fact(str, Enum):

@@ -60,7 +60,7 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
     stop_strays = tuple(
         Action(Kind.STOP_POD, f"another pod named {desired.pod_name} that the state file does not name",
                code=Reason.STRAY_POD, pod_id=p.id, expects=(Expect(Fact.POD_STATUS, PodStatus.RUNNING.value),))
-        for p in strays if p.status is PodStatus.RUNNING
+        for p in strays if p.status.is_up
     )
     if pod is None and len(strays) > 1:
         ids = ", ".join(p.id for p in strays)
@@ -117,7 +117,7 @@ def _unchanged_pod(desired, state, obs, options, pod: PodFacts, data_center, at_
         return _host_refused(desired, options, pod, data_center)
     if pod.status is PodStatus.EXITED:
         return _stopped_pod(desired, state, options, pod, at_start)
-    if pod.status is PodStatus.RUNNING:
+    if pod.status.is_up:  # v2: PROVISIONING and STARTING are on their way to RUNNING
         tail = _running_pod(desired, obs, options, pod)
         if not at_start:
             return tail

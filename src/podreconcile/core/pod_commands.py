@@ -10,7 +10,7 @@ from __future__ import annotations
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import Ownership
-from podreconcile.core.plan import Action, Kind, Plan
+from podreconcile.core.plan import Action, Kind, Plan, Reason
 
 
 def our_pod(owner: Ownership, pod_name: str) -> PodFacts:
@@ -30,7 +30,8 @@ def stop_plan(owner: Ownership, pod_name: str) -> Plan:
     pod = our_pod(owner, pod_name)
     if pod.status is PodStatus.EXITED:
         return Plan(summary=f"Pod {pod.id} is already stopped.")
-    stop = Action(Kind.STOP_POD, "`podreconcile stop`: the volume keeps code, data, checkpoints and logs", pod_id=pod.id)
+    stop = Action(Kind.STOP_POD, "`podreconcile stop`: the volume keeps code, data, checkpoints and logs",
+                  code=Reason.USER_STOP, pod_id=pod.id)
     return Plan((stop,), summary=f"Pod {pod.id} stops; `podreconcile apply` starts it and resumes training.")
 
 
@@ -38,21 +39,21 @@ def destroy_plan(owner: Ownership, pod_name: str, network_volume: str | None) ->
     pod = our_pod(owner, pod_name)
     kept = (f"network volume {network_volume} is kept, with its data" if network_volume
             else "its volume disk, with the checkpoints on it, goes too")
-    terminate = Action(Kind.TERMINATE_POD, f"`podreconcile destroy`: {kept}", pod_id=pod.id)
+    terminate = Action(Kind.TERMINATE_POD, f"`podreconcile destroy`: {kept}", code=Reason.USER_DESTROY, pod_id=pod.id)
     return Plan((terminate,), summary=f"Pod {pod.id} is terminated for good and the state file cleared.")
 
 
 def visit_plan(owner: Ownership, pod_name: str, why: str) -> Plan:
     """Start the pod for `why` if it is stopped (`stop_after_visit` stops it again afterwards)."""
     pod = our_pod(owner, pod_name)
-    if pod.status is PodStatus.RUNNING:
+    if pod.status.is_up:
         return Plan(summary=f"Pod {pod.id} is running.")
     if pod.status is not PodStatus.EXITED:
         raise UserError(f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then try again.")
-    return Plan((Action(Kind.START_POD, why, pod_id=pod.id),), summary=f"Pod {pod.id} starts for a moment.")
+    return Plan((Action(Kind.START_POD, why, code=Reason.VISIT, pod_id=pod.id),), summary=f"Pod {pod.id} starts for a moment.")
 
 
 def stop_after_visit(visit: Plan) -> Plan:
     """The pods a visit started are stopped again: it leaves the pod as it found it."""
-    return Plan(tuple(Action(Kind.STOP_POD, "leaving the pod stopped, as it was found", pod_id=a.pod_id)
+    return Plan(tuple(Action(Kind.STOP_POD, "leaving the pod stopped, as it was found", code=Reason.VISIT, pod_id=a.pod_id)
                       for a in visit.actions if a.kind is Kind.START_POD))

@@ -6,7 +6,8 @@ names, so it runs the same against RunPod, the sandbox, or a fake in a unit test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Protocol
 
@@ -69,6 +70,57 @@ class NotFoundError(PermanentError):
     """The pod (or volume) does not exist (any more)."""
 
 
+class ActionConflictError(PermanentError):
+    """RunPod refused a pod action that is not valid in the pod's current status (v2's 409)."""
+
+
+class StockLevel(str, Enum):
+    """How many GPUs of a type RunPod reports free: a way to order candidates, not a reservation."""
+
+    NONE = "NONE"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    UNKNOWN = "UNKNOWN"  # not reported, or a level this version does not know
+
+    @classmethod
+    def parse(cls, raw: object) -> "StockLevel":
+        try:
+            return cls(str(raw).upper())
+        except ValueError:
+            return cls.UNKNOWN
+
+
+@dataclass(frozen=True)
+class GpuOffer:
+    """One GPU type of RunPod's catalog, for a cloud, a GPU count and (optionally) a data center."""
+
+    id: str  # what a create asks for, e.g. "NVIDIA GeForce RTX 4090"
+    name: str  # e.g. "RTX 4090"
+    memory_gb: int
+    price_per_gpu: float | None  # USD per GPU-hour in the asked cloud; None: not offered there
+    stock: StockLevel
+    max_count: int | None = None  # the most GPUs of this type one pod can have in that cloud
+
+
+@dataclass(frozen=True, repr=False)
+class PodPatch:
+    """What to change on an existing pod in place; a None field is left as it is."""
+
+    image: str | None = None
+    env: dict[str, str] | None = None  # replaces the pod's whole env
+    args: str | None = None
+    ports: tuple[str, ...] | None = None
+    container_disk_gb: int | None = None
+
+    def changed(self) -> tuple[str, ...]:
+        """The names of the fields this patch sets."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+    def __repr__(self) -> str:  # env may hold secrets
+        return f"PodPatch(changes {', '.join(self.changed()) or 'nothing'})"
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     name: str
@@ -91,17 +143,36 @@ class CreateRequest:
 
 
 class Provider(Protocol):
-    """RunPod's pod operations. Each raises TemporaryError (retry), PermanentError or UserError;
-    stopping or terminating a pod that is already so returns quietly."""
+    """RunPod's pod operations. Each raises TemporaryError (retry; `retry_after` when RunPod asked
+    for a wait), PermanentError or UserError; starting a pod that is already up, and stopping or
+    terminating a pod that is already so, return quietly.
 
-    def account(self) -> tuple[list[PodFacts], list[VolumeFacts]]: ...
+    `api_base_url` is the API base this provider talks to (https://api.runpod.io, or the sandbox's):
+    the pod's runner uses the same base for its self-stop.
+    """
+
+    api_base_url: str
+
+    def account(self) -> tuple[list[PodFacts], list[VolumeFacts]]:
+        """Every pod and network volume of the account."""
     def list_pods(self) -> list[PodFacts]: ...
-    def get_pod(self, pod_id: str) -> PodFacts | None: ...
-    def create_pod(self, req: CreateRequest) -> str: ...
-    def resume_pod(self, pod_id: str, gpu_count: int, bid_per_gpu: float | None = None) -> None: ...
+    def get_pod(self, pod_id: str) -> PodFacts | None:
+        """The pod, or None when RunPod does not know it (any more)."""
+    def create_pod(self, req: CreateRequest) -> str:
+        """Create one pod on exactly `req.gpu_type_id` (no fallback: the caller loops over its
+        candidates); returns the pod id. NoCapacityError when that type cannot be placed."""
+    def resume_pod(self, pod_id: str, gpu_count: int, bid_per_gpu: float | None = None) -> None:
+        """Start a stopped pod; HostGpusBusyError when its host has no free GPU."""
     def stop_pod(self, pod_id: str) -> None: ...
     def terminate_pod(self, pod_id: str) -> None: ...
-    def gpu_prices(self, cloud: str, interruptible: bool) -> dict[str, float]: ...
+    def patch_pod(self, pod_id: str, patch: PodPatch) -> PodFacts:
+        """Change the patch's fields in place (image, env, args, ports, container disk); returns the
+        pod as RunPod reports it afterwards. A running pod restarts to apply most of them."""
+    def gpu_prices(self, cloud: str, interruptible: bool) -> dict[str, float]:
+        """Price per GPU-hour of every GPU type, for this cloud and pod type."""
+    def gpu_catalog(self, data_center: str | None, cloud: str, gpu_count: int = 1) -> list[GpuOffer]:
+        """Every GPU type with its price in `cloud` and its stock for pods of `gpu_count` GPUs, in
+        `data_center` when given (a type RunPod does not list there has stock NONE)."""
 
 
 # ---- a pod's shell ----

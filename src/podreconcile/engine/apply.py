@@ -308,7 +308,8 @@ class Applier:
             "max_runtime_s": run.max_runtime,
             "revision": self.conn.revision(),
             "launch_id": secrets.token_hex(6),
-            "api_url_fallback": None,
+            # Where the runner reads and stops its pod (v2 at <base>/v2, GraphQL at <base>/graphql); never a key.
+            "api_base_url": self.provider.api_base_url,
             # Seconds between the last log line and the pod stop: an attached follower reads it first.
             "stop_delay_s": 3,
         }

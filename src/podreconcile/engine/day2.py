@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.observation import Observation, PodFacts, PodStatus
+from podreconcile.core.observation import Observation, PodFacts
 from podreconcile.core.ownership import Ownership, identify_pod
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options
@@ -94,7 +94,7 @@ def visit(project: Project, provider: Provider, conn: Connection, report: Report
     afterwards, leaving it as found); without it, a stopped pod is a UserError."""
     owner = ownership(project, retry.call(provider.list_pods))
     pod = our_pod(owner, project.spec.pod_name)
-    if pod.status is not PodStatus.RUNNING and start_why is None:
+    if not pod.status.is_up and start_why is None:
         raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
                         "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
     plan = visit_plan(owner, project.spec.pod_name, start_why or "")
@@ -118,7 +118,7 @@ def read_log(project: Project, provider: Provider, conn: Connection, report: Rep
 def follow_log(project: Project, provider: Provider, conn: Connection, on_line: Callable[[str], None],
                on_notice: Callable[[str], None], tail: int | None) -> Ending:
     pod = current_pod(project, provider)
-    if pod.status is not PodStatus.RUNNING:
+    if not pod.status.is_up:
         raise UserError(f"Pod {pod.id} is stopped, so there is no log to follow; `podreconcile logs` prints "
                         "what the volume holds (with --start) and `podreconcile apply` resumes training.")
     return follow(project, provider, conn, pod.id, on_line=on_line, on_notice=on_notice, lines=tail or 20)
@@ -142,7 +142,7 @@ def tensorboard(project: Project, provider: Provider, conn: Connection, report: 
     """TensorBoard in tmux session `tb` on the running pod (started if absent), tunnelled to `local_port`;
     yields (session, forwarder). Leaving closes the tunnel only."""
     pod = current_pod(project, provider)
-    if pod.status is not PodStatus.RUNNING:
+    if not pod.status.is_up:
         raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
     with visit(project, provider, conn, report, None) as session:
         started = session.run(tensorboard_command(project), what="starting TensorBoard", timeout=30, check=False)

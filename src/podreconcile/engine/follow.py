@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from podreconcile.core.errors import TemporaryError
-from podreconcile.core.observation import PodStatus
 from podreconcile.core.ports import Provider
 from podreconcile.engine import pod_steps, retry
 from podreconcile.engine.observe import Connection, paths
@@ -61,8 +60,8 @@ def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
     last_contact = time.monotonic()
     while time.monotonic() - last_contact < UNREACHABLE_DEADLINE:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=120)
-        if pod is None or pod.status is not PodStatus.RUNNING:
-            status = pod.last_status_change if pod else "gone"
+        if pod is None or not pod.status.is_up:
+            status = (pod.last_status_change or pod.status.value) if pod else "gone"
             return Ending(None, attempt[-1] if attempt else None, status)
         command = pod_steps.follow_command(run_paths, lines, skip=seen[0])
         try:

@@ -65,8 +65,9 @@ def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], 
     started, wait = time.monotonic(), 0.25
     while True:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=60)
-        if pod is None or pod.status is PodStatus.EXITED:
-            raise PermanentError(f"Pod {pod_id} {'vanished' if pod is None else 'stopped'} while booting.")
+        if pod is None or pod.status in (PodStatus.EXITED, PodStatus.ERROR, PodStatus.TERMINATED):
+            how = "vanished" if pod is None else "stopped" if pod.status is PodStatus.EXITED else f"went {pod.status.value}"
+            raise PermanentError(f"Pod {pod_id} {how} while booting.")
         if pod.ssh is not None:
             return pod
         elapsed = time.monotonic() - started
@@ -93,7 +94,7 @@ def observe(project: Project, provider: Provider, state: State, work, *,
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
     code, data = work.local()
     local = Observation(pods=pods, volumes=volumes, code=code, data=data)
-    if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
+    if pod is None or not pod.status.is_up or pod.ssh is None:
         return local
     try:
         run, code, data = work.look(pod, ssh_deadline)

@@ -119,10 +119,11 @@ class PodSpec(_Model):
         ),
     )
     volume_gb: int | None = Field(
-        20, ge=1, examples=["20"],
+        20, ge=10, examples=["20"],
         description=(
             "Size in GB of the pod's own volume disk, used when there is no network volume. It "
-            "survives stops but is deleted with the pod. Leave it out (or null) with a network volume."
+            "survives stops but is deleted with the pod; RunPod makes it 10 GB or more. Leave it out (or "
+            "null) with a network volume."
         ),
     )
     ports: Annotated[list[Port], AfterValidator(_ports)] = Field(

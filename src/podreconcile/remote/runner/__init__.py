@@ -15,5 +15,6 @@ they are never written to a log, to status.json, or to a command line.
 
 Modules: `main` (entry), `attempt` (one attempt, start to pod stop), `launch` (launch.json and the
 run's paths), `lock`, `env` (PID 1's environment), `redact`, `logs`, `status`, `checkpoints`,
-`venv_setup`, `signals`, `child`, `podstop`, `watchdog`, `basics`.
+`venv_setup`, `signals`, `child`, `podstop` (the stop chain: runpodctl, v2, GraphQL, each checked),
+`podapi` (the pod's status and stop over RunPod's APIs with the pod's key), `watchdog`, `basics`.
 """

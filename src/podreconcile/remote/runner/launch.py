@@ -41,7 +41,11 @@ class Launch:
         self.stop_pod_when_done = bool(data.get("stop_pod_when_done", True))
         self.max_runtime_s = float(data.get("max_runtime_s") or 0)
         self.revision = data.get("revision")
-        self.api_url_fallback = data.get("api_url_fallback") or None
+        # The API base apply used (v2 at <base>/v2, GraphQL at <base>/graphql); launch.json never holds a key.
+        self.api_base_url = str(data.get("api_base_url") or "").rstrip("/") or None
+        self.graphql_url_fallback = data.get("api_url_fallback") or None  # launch.json before api_base_url
+        # How long a stop has to show in the pod's status before the next way is tried.
+        self.stop_verify_s = float(data.get("stop_verify_s", 20))
         self.launch_id = str(data.get("launch_id") or "")
         self.kill_grace_s = float(data.get("kill_grace_s", 30))
         self.watchdog_grace_s = float(data.get("watchdog_grace_s", 60))
