@@ -8,7 +8,7 @@ when that action is of a kind the reviewed plan did not foresee.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
@@ -53,6 +53,7 @@ class Applier:
     report: Reporter
     options: Options
     last: Observation | None = None
+    began: list[Kind] = field(default_factory=list)  # every action begun, for billing_guard
 
     @property
     def states(self) -> StateFile:
@@ -104,6 +105,7 @@ class Applier:
 
     def execute(self, action: Action) -> bool:
         """Carry out one action; True when a start was refused for want of a free GPU on the host."""
+        self.began.append(action.kind)
         self.report.step(f"{action.kind.value.replace('_', ' ')}: {action.reason}")
         handler: Callable[[Action], bool | None] = getattr(self, f"_do_{action.kind.value}")
         return bool(handler(action))
