@@ -113,6 +113,7 @@ class BillingGuard:
         return [p.id for p in pods if p.name == name and p.status is not PodStatus.TERMINATED]
 
     def _stop(self, pod_id: str, verb: str, why: str) -> None:
+        self.report.step(f"stopping pod {pod_id} (Ctrl+C again leaves it running)")
         try:
             retry.call(lambda: self.provider.stop_pod(pod_id), deadline=STOP_DEADLINE)
         except PodreconcileError as error:
