@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - pods are Linux
     fcntl = None  # type: ignore[assignment]
 
 GUARD_DIR_OVERRIDE = "PODRECONCILE_GUARD_DIR"  # tests only: a folder standing in for /run/podreconcile
+PROC_OVERRIDE = "PODRECONCILE_GUARD_PROC"  # tests only: a folder standing in for /proc
 SESSION = "train"
 
 
@@ -174,8 +175,9 @@ def tmux_session_exists() -> bool:
     return done.returncode == 0
 
 
-def ssh_sessions(proc: str = "/proc") -> int:
+def ssh_sessions(proc: str | None = None) -> int:
     """Open SSH sessions: sshd's per-connection processes, titled `sshd: user@tty` (or `sshd-session:`)."""
+    proc = proc or os.environ.get(PROC_OVERRIDE) or "/proc"
     count = 0
     for entry in os.listdir(proc):
         if not entry.isdigit():
