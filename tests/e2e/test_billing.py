@@ -173,7 +173,7 @@ def test_a_folder_that_is_not_a_git_repository_is_blocked_before_any_create(guar
     assert guarded.pods() == []
 
 
-def test_an_unknown_gpu_type_and_a_missing_data_folder_are_named_by_plan(guarded, sandbox):
+def test_an_unknown_gpu_type_or_a_missing_data_file_stops_apply_before_any_create(guarded, sandbox):
     guarded.edit("podspec.yaml", pod__gpu_types=["NVIDIA GeForce RTX 4909"])
     plan = guarded.cli("plan", "--json")
     blocker = json.loads(plan.stdout)["blocker"]
@@ -182,6 +182,12 @@ def test_an_unknown_gpu_type_and_a_missing_data_folder_are_named_by_plan(guarded
     creates = _creates(sandbox)
     assert guarded.cli("apply", "--yes").returncode == 1
     assert _creates(sandbox) == creates
+    guarded.edit("podspec.yaml", pod__gpu_types=["NVIDIA GeForce RTX 4090"])
+    (guarded.root / "data" / "tiny.txt").unlink()
+    for command in (("plan",), ("apply", "--yes")):
+        result = guarded.cli(*command)
+        assert result.returncode == 1 and "data[0].from: data/tiny.txt does not exist" in result.stderr
+    assert _creates(sandbox) == creates and guarded.pods() == []
 
 
 def _creates(sandbox) -> int:

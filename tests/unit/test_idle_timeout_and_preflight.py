@@ -90,3 +90,54 @@ def test_a_stray_brace_in_the_command_is_a_problem_before_any_create(command: st
     assert [p.check for p in problems] == ["command"]
     assert problems[0].message.startswith("podspec.yaml:")
     assert "write a literal brace twice" in problems[0].message
+
+
+# ---- the local checks, on a real folder ----
+
+
+def _project(tmp_path, spec_text: str):
+    import subprocess
+
+    from podreconcile.engine.project import load_project
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "tiny.yaml").write_text("output_dir: outputs/tiny_run\n")
+    (tmp_path / "podspec.yaml").write_text(spec_text)
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return load_project(tmp_path / "podspec.yaml", environ={"SSH_KEY_PATH": str(key)})
+
+
+def _git(tmp_path, *args):
+    import subprocess
+
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=t@e", "-c", "user.name=t", *args],
+                   check=True, capture_output=True)
+
+
+def test_a_folder_that_is_not_a_git_repository_is_one_problem_naming_git_init(tmp_path) -> None:
+    project = _project(tmp_path, MINIMAL)
+    (problem,) = preflight.local_problems(project)
+    assert problem.check == "git" and "git init" in problem.message
+
+
+def test_an_untracked_config_a_missing_key_and_a_missing_data_folder_are_named(tmp_path) -> None:
+    spec = MINIMAL + "data:\n  - {from: data/x, to: /workspace/data/x}\n"
+    project = _project(tmp_path, spec)
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "train.py").write_text("")
+    _git(tmp_path, "add", "train.py")
+    (tmp_path / "key.pub").unlink()
+    checks = {p.check: p.message for p in preflight.local_problems(project)}
+    assert set(checks) == {"config", "ssh_key", "data"}
+    assert checks["config"].endswith("git add configs/tiny.yaml`.") and "podspec.yaml:9:" in checks["config"] and "git add configs/tiny.yaml" in checks["config"]
+    assert "ssh-keygen -y" in checks["ssh_key"]
+    assert "data[0].from: data/x does not exist" in checks["data"]
+
+
+def test_a_tracked_project_has_no_problem(tmp_path) -> None:
+    project = _project(tmp_path, MINIMAL)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "x")
+    assert preflight.local_problems(project) == []

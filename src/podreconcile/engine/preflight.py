@@ -17,7 +17,7 @@ from typing import Iterable
 from podreconcile.core.errors import UserError
 from podreconcile.core.plan import Kind, Plan
 from podreconcile.core.spec import Spec
-from podreconcile.engine import codesync, datasync
+from podreconcile.engine import codesync
 from podreconcile.engine.project import Project
 
 #: The actions that rent a pod or need one reachable: a plan with none of them is not blocked.
@@ -45,8 +45,7 @@ def local_problems(project: Project) -> list[Problem]:
     """The checks on this machine: git, code, SSH key, data, config, the run's command."""
     problems = _code_problems(project)
     problems += _caught("ssh_key", project.ssh_key)
-    if project.spec.data:
-        problems += _caught("data", lambda: datasync.local_data(project.dir, project.spec.data))
+    problems += _data_problems(project)
     problems += command_problems(project.spec)
     return problems
 
@@ -105,6 +104,18 @@ def _code_problems(project: Project) -> list[Problem]:
         return [Problem("config", f"{where}: the training config {run.config} matches code.exclude, so it would not "
                                   "reach the pod; narrow code.exclude.")]
     return []
+
+
+def _data_problems(project: Project) -> list[Problem]:
+    """Each data[].from exists. Only that: observe walks the files (and names any unreadable one)."""
+    problems = []
+    for index, item in enumerate(project.spec.data):
+        source = project.dir / item.from_
+        if not source.exists():
+            where = project.spec.source.where("data", index, "from")
+            problems.append(Problem("data", f"{where}: data[{index}].from: {item.from_} does not exist (looked for "
+                                            f"{source}); create it, or correct `from` in the spec."))
+    return problems
 
 
 def _caught(check: str, step) -> list[Problem]:
