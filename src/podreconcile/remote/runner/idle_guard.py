@@ -122,11 +122,16 @@ def watch(clock=time.monotonic, sleep=time.sleep) -> int:
     while True:
         config = read_json(paths["config"]) or {}
         timeout = float(config.get("timeout_s") or 0)
-        if busy(str(config.get("mount") or "")):
+        mount = str(config.get("mount") or "")
+        try:
+            if busy(mount):
+                idle_since = clock()
+            elif timeout > 0 and clock() - idle_since >= timeout:
+                _stop(log_path(mount), timeout)
+                idle_since = clock()  # if the stop failed, try again after another idle_timeout
+        except Exception as exc:  # a guard that dies guards nothing: note it, count as busy, go on
+            _log(log_path(mount), "check failed (%s); trying again" % exc.__class__.__name__)
             idle_since = clock()
-        elif timeout > 0 and clock() - idle_since >= timeout:
-            _stop(log_path(str(config.get("mount") or "")), timeout)
-            idle_since = clock()  # if the stop failed, try again after another idle_timeout
         sleep(poll_interval(timeout))
 
 
@@ -197,14 +202,18 @@ def session_title(cmdline: bytes) -> bool:
     return bool(sep) and head in (b"sshd", b"sshd-session") and b"@" in rest.split(b" ")[0]
 
 
-def _stop(log_path: str, timeout: float) -> None:
+def _stop(path: str, timeout: float) -> None:
     def log(message: str) -> None:
-        try:
-            os.makedirs(os.path.dirname(log_path), exist_ok=True)
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write("%s idle guard: %s\n" % (utc_iso(), message))
-        except OSError:
-            pass
+        _log(path, message)
 
     log("no live run and no SSH session for %gs (pod.idle_timeout); stopping the pod" % timeout)
     stop_pod(build_env(read_pid1_env()), _NoFallback(), log)
+
+
+def _log(path: str, message: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("%s idle guard: %s\n" % (utc_iso(), message))
+    except OSError:
+        pass
