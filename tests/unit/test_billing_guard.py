@@ -88,7 +88,7 @@ def test_once_a_launch_began_the_pod_is_left_to_its_runner(tmp_path):
 
 def test_a_create_cut_off_before_it_answered_is_found_by_name_and_stopped(tmp_path):
     provider = FakeProvider([PodFacts("new", NAME, PodStatus.RUNNING), PodFacts("other", "x", PodStatus.RUNNING)])
-    provider, report = run_guarded(tmp_path, [Kind.CREATE_POD], KeyboardInterrupt(), pod_id=None,
+    provider, _ = run_guarded(tmp_path, [Kind.CREATE_POD], KeyboardInterrupt(), pod_id=None,
                                    provider=provider, pending=NAME)
     assert provider.stopped == ["new"]
 
