@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -169,7 +170,7 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
         if reviewed.actions and not stored:
             _confirm(yes)
         applier = Applier(project, wiring.provider(project), conn, progress, options)
-        with _billing_guard(applier, planned, spec):
+        with _billing_guard(applier, planned):
             final = applier.run(reviewed)
         if final.summary and reviewed.actions:
             progress.step(final.summary)
@@ -187,11 +188,13 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
         raise typer.Exit(EXIT_TRAINING_FAILED)
 
 
-def _billing_guard(applier, planned: Planned, spec: Path | None) -> BillingGuard:
+def _billing_guard(applier, planned: Planned) -> BillingGuard:
     """Stops the pod this apply created or started if it ends without launching the run."""
     pod_id = planned.state.pod_id
     before = next((p for p in planned.obs.pods if p.id == pod_id), None) if pod_id else None
-    stop = "podreconcile stop" + (f" -f {spec}" if spec else "")
+    spec_path = applier.project.spec_path
+    default = spec_path == (Path.cwd() / "podspec.yaml").absolute()
+    stop = "podreconcile stop" + ("" if default else f" -f {shlex.quote(str(spec_path))}")
     return BillingGuard(applier.provider, applier.states, applier.report, lambda: list(applier.began), before, stop)
 
 
