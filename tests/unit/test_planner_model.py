@@ -243,6 +243,8 @@ class FakeRunPod:
 class FakePodWork:
     """engine.pod_work.PodWork over the model: what the probe, code sync and launch would do."""
 
+    guard_problem = None
+
     def __init__(self, world: World) -> None:
         self.world = world
         self.launched: list[dict] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,7 +26,8 @@ from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.state import LastRun, State
-from podreconcile.engine import day2, retry, saved_plans
+from podreconcile.engine import day2, preflight, retry, saved_plans
+from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import Connection, observe
 from podreconcile.engine.project import Project, load_project
@@ -83,10 +85,14 @@ class Planned:
     plan: Plan
     obs: Observation
     state: State
+    problems: tuple[preflight.Problem, ...] = ()  # preflight: apply refuses before any change
 
 
 def compute_plan(project: Project, conn: Connection, options: Options) -> Planned:
-    """Observe, plan, and price what the plan would rent (one more API call, only when it rents)."""
+    """Observe, plan, and price what the plan would rent (one more API call, only when it rents).
+
+    Preflight runs on the same facts: its problems become the plan's blocker, and apply refuses.
+    """
     state = project.state_file.read()
     provider = wiring.provider(project)
     obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id,
@@ -98,7 +104,20 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
         pod = project.spec.pod
         prices = retry.call(lambda: provider.gpu_prices(pod.cloud, pod.interruptible))
     priced = replace(result, notes=obs.notes + result.notes, cost=cost.estimate(result, desired, obs.pods, prices))
-    return Planned(priced, obs, state)
+    problems = _preflight(project, priced, prices)
+    if problems:
+        blocker = " ".join(filter(None, (preflight.blocker_text(problems), priced.blocker)))
+        priced = replace(priced, blocker=blocker)
+    return Planned(priced, obs, state, tuple(problems))
+
+
+def _preflight(project: Project, result: Plan, prices: dict) -> list[preflight.Problem]:
+    if not preflight.applies_to(result):
+        return []
+    problems = preflight.local_problems(project)
+    if preflight.needs_gpu_list(result):
+        problems += preflight.gpu_problems(project.spec, prices)  # the price list is RunPod's GPU list
+    return problems
 
 
 def plan_command(
@@ -117,7 +136,6 @@ def plan_command(
     if output not in ("text", "markdown", "json"):
         raise UserError(f"--format {output} is not one of text, markdown, json.")
     project = load_project(spec)
-    project.ssh_key()
     conn = wiring.connection(project, False)
     try:
         planned = compute_plan(project, conn, _options(project, force_restart, replace_now=replace_now))
@@ -154,6 +172,12 @@ def apply_command(
 
     Example: podreconcile apply --yes
     """
+    with sigterm_as_interrupt():
+        _apply(plan_file, spec, force_restart, yes, detach, adopt, lock_timeout, replace_now)
+
+
+def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: bool, detach: bool,
+           adopt: str | None, lock_timeout: str | None, replace_now: bool) -> None:
     from podreconcile.engine.apply import Applier
 
     stored = saved_plans.load(plan_file) if plan_file else None
@@ -171,11 +195,14 @@ def apply_command(
         planned = compute_plan(project, conn, options)
         reviewed = _still_valid(stored, plan_file, project, planned) if stored else planned.plan
         typer.echo(plan_text(reviewed, _heading(project), colour=use_colour()))
+        if planned.problems:
+            raise UserError(f"{preflight.blocker_text(planned.problems)} Nothing was changed.")
         if reviewed.actions and not stored:
             _confirm(yes)
         applier = Applier(project, wiring.provider(project), conn, progress, options,
                           saved_plan=str(plan_file) if plan_file else None)
-        final = applier.run(reviewed)
+        with _billing_guard(applier, planned):
+            final = applier.run(reviewed)
         if final.actions:
             return
         if final.summary and reviewed.actions:
@@ -195,6 +222,16 @@ def apply_command(
         states.unlock()
     if code not in (None, 0):
         raise typer.Exit(EXIT_TRAINING_FAILED)
+
+
+def _billing_guard(applier, planned: Planned) -> BillingGuard:
+    """Stops the pod this apply created or started if it ends without launching the run."""
+    pod_id = planned.state.pod_id
+    before = next((p for p in planned.obs.pods if p.id == pod_id), None) if pod_id else None
+    spec_path = applier.project.spec_path
+    default = spec_path == (Path.cwd() / "podspec.yaml").absolute()
+    stop = "podreconcile stop" + ("" if default else f" -f {shlex.quote(str(spec_path))}")
+    return BillingGuard(applier.provider, applier.states, applier.report, lambda: list(applier.began), before, stop)
 
 
 def _still_valid(stored: saved_plans.SavedPlan, plan_file: Path, project: Project, planned: Planned) -> Plan:

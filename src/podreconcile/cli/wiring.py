@@ -50,4 +50,4 @@ def _build(key: str, base_url: str, spot: bool):
 def connection(project: Project, persist_host_key: bool) -> SshPodWork:
     """The command run's one SSH connection, opened on first use, with the pod-side work over it."""
     from podreconcile.adapters.ssh import connect
-    return SshPodWork(project, connect, persist_host_key=persist_host_key)
+    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url())

@@ -64,6 +64,7 @@ class Applier:
     saved_plan: str | None = None  # the file a reviewed plan came from, for messages
     executed: list[Action] = field(default_factory=list)  # what this apply did, in order
     started: set[str] = field(default_factory=set)  # pods this apply created or started
+    began: list[Kind] = field(default_factory=list)  # every action begun, for billing_guard
 
     @property
     def states(self) -> StateFile:
@@ -178,6 +179,7 @@ class Applier:
 
     def execute(self, action: Action) -> bool:
         """Carry out one action; True when a start was refused for want of a free GPU on the host."""
+        self.began.append(action.kind)
         self.report.step(f"{title(action)}: {action.reason}")
         handler: Callable[[Action], bool | None] = getattr(self, f"_do_{action.kind.value}")
         refused = bool(handler(action))

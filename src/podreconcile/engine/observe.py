@@ -22,19 +22,29 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.ports import PodShell, Provider, ShellConnector
 from podreconcile.core.state import HostKey, State
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
+from podreconcile.engine import (
+    codesync,
+    datasync,
+    gitsync,
+    idle_guard,
+    pod_steps,
+    retry,
+)
 from podreconcile.engine.project import Project
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
 
 
 class Connection:
-    def __init__(self, project: Project, connect: ShellConnector, persist_host_key: bool) -> None:
+    def __init__(self, project: Project, connect: ShellConnector, persist_host_key: bool,
+                 api_base_url: str | None = None) -> None:
         self.project = project
+        self.api_base_url = api_base_url  # where the pod-side guard stops the pod (never a key)
         self._connect = connect
         self.persist = persist_host_key
         self._session: PodShell | None = None
         self._start: str | None = None
+        self.guard_problem: str | None = None  # why the pod's idle guard is not armed, if it is not
 
     def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
@@ -51,6 +61,9 @@ class Connection:
             self.project.state_file.write(self.project.state_file.read().with_(
                 host_key=HostKey(pod.start_identity, session.host_key)))
         self._session, self._start = session, pod.start_identity
+        # The net under every command: a pod nobody uses stops itself (remote/runner/idle_guard.py).
+        self.guard_problem = idle_guard.arm(session, self.project.spec.pod.idle_timeout, self.project.mount,
+                                            self.api_base_url)
         return session
 
     def close(self) -> None:
@@ -100,7 +113,8 @@ def observe(project: Project, provider: Provider, state: State, work, *,
         run, code, data = work.look(pod, ssh_deadline)
     except TemporaryError as error:
         return replace(local, notes=(f"SSH did not answer: {error}",))
-    return replace(local, run=run, code=code, data=data)
+    notes = (work.guard_problem,) if work.guard_problem else ()
+    return replace(local, run=run, code=code, data=data, notes=notes)
 
 
 def local_code(project: Project) -> CodeFacts:

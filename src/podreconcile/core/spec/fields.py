@@ -117,6 +117,19 @@ def _duration(value: Any, info: ValidationInfo) -> Any:
     raise ValueError(f"expected a duration like {DURATION_EXAMPLES}, got {found}; write e.g. 24h")
 
 
+#: What `pod.idle_timeout` (and any duration that may be switched off) accepts to mean "never".
+OFF = "off"
+
+
+def _duration_or_off(value: Any, info: ValidationInfo) -> Any:
+    """A duration, or `off` (0 seconds: the feature is switched off)."""
+    if isinstance(value, str) and value.strip().lower() == OFF:
+        return 0
+    if isinstance(value, bool) and value is False and info.context and info.context.get("from_file"):
+        return 0  # YAML 1.1 readers turn a bare `off` into false
+    return _duration(value, info)
+
+
 def placeholders(*, required: str | None, allowed: frozenset[str], example: str) -> AfterValidator:
     """A check that `{name}` placeholders are known and that `required` (if any) is present."""
 
@@ -148,3 +161,4 @@ SyncedProjectPath = Annotated[str, AfterValidator(_relative), AfterValidator(_in
 Port = Annotated[str, AfterValidator(_port)]
 EnvKey = Annotated[str, AfterValidator(_env_key)]
 Seconds = Annotated[int, BeforeValidator(_duration)]
+SecondsOrOff = Annotated[int, BeforeValidator(_duration_or_off)]

@@ -19,6 +19,7 @@ from podreconcile.core.spec.fields import (
     Port,
     ProjectPath,
     Seconds,
+    SecondsOrOff,
     SyncedProjectPath,
     Text,
     placeholders,
@@ -138,6 +139,15 @@ class PodSpec(_Model):
         description=(
             "Environment variables of the pod, at most 50. RUNPOD_* and PUBLIC_KEY are reserved "
             "(RunPod sets them)."
+        ),
+    )
+    idle_timeout: SecondsOrOff = Field(
+        900, ge=0, examples=["15m"],
+        description=(
+            "A pod with no live run and no SSH session for this long stops itself (a guard on the "
+            "pod, armed by the first SSH connection of every podreconcile command), so a failed or "
+            "killed apply never leaves it billing; e.g. 90s, 30m, 24h, or off to keep idle pods up. "
+            "A change takes effect at the next command that connects."
         ),
     )
 

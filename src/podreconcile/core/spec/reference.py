@@ -45,6 +45,8 @@ DESCRIPTION = (
 COMMENT = "Generated from podreconcile's models by `podreconcile schema`; do not edit by hand."
 #: What the file accepts for a duration: whole numbers with units, largest first; or a ${VAR}.
 DURATION_PATTERN = r"^\s*(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?\s*$|\$\{"
+#: The same, or `off`.
+DURATION_OR_OFF_PATTERN = DURATION_PATTERN + r"|^\s*[Oo][Ff][Ff]\s*$"
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("", "Top level"),
@@ -121,7 +123,12 @@ def _validators(info: FieldInfo) -> list[tuple[Any, str]]:
 
 
 def _is_duration(info: FieldInfo) -> bool:
-    return any(isinstance(v, BeforeValidator) and v.func is F._duration for v, _ in _validators(info))
+    return any(isinstance(v, BeforeValidator) and v.func in (F._duration, F._duration_or_off)
+               for v, _ in _validators(info))
+
+
+def _may_be_off(info: FieldInfo) -> bool:
+    return any(isinstance(v, BeforeValidator) and v.func is F._duration_or_off for v, _ in _validators(info))
 
 
 def _default(info: FieldInfo) -> Any:
@@ -130,7 +137,7 @@ def _default(info: FieldInfo) -> Any:
     if isinstance(value, BaseModel):
         value = value.model_dump(by_alias=True)
     if _is_duration(info) and isinstance(value, int):
-        return format_duration(value)
+        return format_duration(value) if value else F.OFF
     return value
 
 
@@ -197,7 +204,7 @@ def _property(info: FieldInfo, prop: dict) -> dict:
         prop = {
             "description": prop.get("description", ""),
             "type": "string",
-            "pattern": DURATION_PATTERN,
+            "pattern": DURATION_OR_OFF_PATTERN if _may_be_off(info) else DURATION_PATTERN,
         }
     if not info.is_required():
         prop["default"] = _default(info)
@@ -240,6 +247,7 @@ _WORDING: dict[Callable, str | Callable[[Callable], str]] = {
     F._env_key: ("letters, digits and `_`, not starting with a digit; `RUNPOD_*` and "
                  "`PUBLIC_KEY` are reserved"),
     F._duration: f"a duration with units: {DURATION_EXAMPLES}; more than zero",
+    F._duration_or_off: f"a duration with units ({DURATION_EXAMPLES}), or `off`",
     M._unique: "each listed once",
     M._ports: f"each listed once; must include `{M.SSH_PORT}`",
     M._env: f"at most {M.MAX_ENV_VARS} variables",

@@ -2,6 +2,8 @@
 
     python3 runner.pyz <mount>/.podreconcile/runs/<run>/launch.json
     python3 runner.pyz --watchdog <launch.json> <launch_id> <deadline_epoch>   (spawned by the runner)
+    python3 idleguard.pyz arm <timeout_s> <mount>    (the idle guard: an archive of idle_guard.py
+                                                       and the modules of the pod-stop chain)
 
 One runner runs one attempt of one run: it takes the run's lock, decides how the attempt starts
 (fresh, resume from the latest complete checkpoint, or force restart), prepares the venv and the
@@ -16,5 +18,5 @@ they are never written to a log, to status.json, or to a command line.
 Modules: `main` (entry), `attempt` (one attempt, start to pod stop), `launch` (launch.json and the
 run's paths), `lock`, `env` (PID 1's environment), `redact`, `logs`, `status`, `checkpoints`,
 `venv_setup`, `signals`, `child`, `podstop` (the stop chain: runpodctl, v2, GraphQL, each checked),
-`podapi` (the pod's status and stop over RunPod's APIs with the pod's key), `watchdog`, `basics`.
+`podapi` (the pod's status and stop over RunPod's APIs with the pod's key), `watchdog`, `basics`, `idle_guard`.
 """

@@ -1,0 +1,130 @@
+"""Preflight: every check that could fail after a pod is created, made before anything is rented.
+
+A pod created and then abandoned because the folder is not a git repository, a key or a data
+folder is missing, or a GPU type is misspelt is a pod billing for nothing. So these checks run on
+the local project (and on the GPU list the plan fetches for its price anyway) before the first
+mutation: `plan` shows what they find as blockers, `apply` refuses without changing anything.
+Each problem is one sentence that names the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+from dataclasses import dataclass
+from typing import Iterable
+
+from podreconcile.core.errors import UserError
+from podreconcile.core.plan import Kind, Plan
+from podreconcile.core.spec import Spec
+from podreconcile.engine import codesync
+from podreconcile.engine.project import Project
+
+#: The actions that rent a pod or need one reachable: a plan with none of them is not blocked.
+NEEDS_PREFLIGHT = frozenset({Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kind.SYNC_CODE,
+                             Kind.UPLOAD_DATA, Kind.LAUNCH_RUN})
+#: The actions that make a new pod, whose GPU type must be one RunPod offers.
+NEW_POD = frozenset({Kind.CREATE_POD, Kind.REPLACE_POD})
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # git | code | ssh_key | data | config | command | gpu_types
+    message: str  # one sentence naming the fix
+
+
+def applies_to(plan: Plan) -> bool:
+    return any(a.kind in NEEDS_PREFLIGHT for a in plan.actions)
+
+
+def needs_gpu_list(plan: Plan) -> bool:
+    return any(a.kind in NEW_POD for a in plan.actions)
+
+
+def local_problems(project: Project) -> list[Problem]:
+    """The checks on this machine: git, code, SSH key, data, config, the run's command."""
+    problems = _code_problems(project)
+    problems += _caught("ssh_key", project.ssh_key)
+    problems += _data_problems(project)
+    problems += command_problems(project.spec)
+    return problems
+
+
+def gpu_problems(spec: Spec, offered: Iterable[str]) -> list[Problem]:
+    """pod.gpu_types that RunPod does not offer for this cloud and pod type (pure)."""
+    offered = sorted(offered)
+    pod = spec.pod
+    if pod.cloud == "all":
+        return []  # the list is priced for one cloud; a type offered only in the other would look unknown
+    kind = "spot" if pod.interruptible else "on-demand"
+    problems = []
+    for index, gpu in enumerate(pod.gpu_types):
+        if gpu in offered:
+            continue
+        close = difflib.get_close_matches(gpu, offered, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "RunPod's console lists the GPU type IDs."
+        problems.append(Problem("gpu_types", f"{spec.source.where('pod', 'gpu_types', index)}: {gpu!r} is not a GPU "
+                                f"type RunPod offers as {kind} in {pod.cloud} cloud; correct it in the spec ({hint})"))
+    return problems
+
+
+def command_problems(spec: Spec) -> list[Problem]:
+    """run.command and run.resume_args must format cleanly: a stray brace would fail at launch (pure)."""
+    run = spec.run
+    problems = []
+    for field, text, value in (("command", run.command, {"config": run.config}),
+                               ("resume_args", run.resume_args, {"checkpoint": "checkpoint-1"})):
+        try:
+            text.format(**value)
+        except (ValueError, KeyError, IndexError) as error:
+            problems.append(Problem("command", f"{spec.source.where('run', field)}: run.{field} has a brace that is not "
+                                    f"a placeholder ({error}); write a literal brace twice ({{{{ or }}}})."))
+    return problems
+
+
+def _code_problems(project: Project) -> list[Problem]:
+    """The code must be a git checkout; push sends its tracked files, and the config must be one."""
+    code, run = project.spec.code, project.spec.run
+    try:
+        tracked = codesync.tracked_files(project.dir)
+    except UserError as error:
+        return [Problem("git", str(error).rstrip(".") + ".")]
+    if code.sync == "git":
+        if not codesync.revision(project.dir).commit:
+            return [Problem("git", f"code.sync is git, but {project.dir} has no commit yet; commit and push your code.")]
+        return []
+    if not tracked:
+        return [Problem("code", f"git tracks no file in {project.dir}, so code sync would send nothing; "
+                                "`git add` your code and commit it.")]
+    where = project.spec.source.where("run", "config")
+    if posixpath.normpath(run.config) not in tracked:
+        return [Problem("config", f"{where}: the training config {run.config} is not tracked by git, so it would not "
+                                  f"reach the pod; `git add {run.config}`.")]
+    if codesync.is_excluded(run.config, code.exclude):
+        return [Problem("config", f"{where}: the training config {run.config} matches code.exclude, so it would not "
+                                  "reach the pod; narrow code.exclude.")]
+    return []
+
+
+def _data_problems(project: Project) -> list[Problem]:
+    """Each data[].from exists. Only that: observe walks the files (and names any unreadable one)."""
+    problems = []
+    for index, item in enumerate(project.spec.data):
+        source = project.dir / item.from_
+        if not source.exists():
+            where = project.spec.source.where("data", index, "from")
+            problems.append(Problem("data", f"{where}: data[{index}].from: {item.from_} does not exist (looked for "
+                                            f"{source}); create it, or correct `from` in the spec."))
+    return problems
+
+
+def _caught(check: str, step) -> list[Problem]:
+    try:
+        step()
+    except UserError as error:
+        return [Problem(check, str(error).rstrip(".") + ".")]
+    return []
+
+
+def blocker_text(problems: Iterable[Problem]) -> str:
+    return " ".join(p.message for p in problems)

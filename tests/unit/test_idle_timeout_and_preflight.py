@@ -1,0 +1,143 @@
+"""pod.idle_timeout in the spec, and the pure preflight checks (GPU types, the run's command)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from podreconcile.core.errors import SpecError
+from podreconcile.core.spec import parse_spec
+from podreconcile.engine import preflight
+from tests.unit.test_spec import MINIMAL, SETTINGS
+
+
+def spec_with(pod_lines: str = "", run_lines: str = ""):
+    text = MINIMAL.replace("  image: runpod/base:0.0.0\n", "  image: runpod/base:0.0.0\n" + pod_lines)
+    text = text.replace("  config: configs/tiny.yaml\n", "  config: configs/tiny.yaml\n" + run_lines)
+    return parse_spec(text, "podspec.yaml", SETTINGS)
+
+
+# ---- pod.idle_timeout ----
+
+
+def test_idle_timeout_defaults_to_15_minutes() -> None:
+    assert spec_with().pod.idle_timeout == 900
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("1h", 3600), ("off", 0), ("OFF", 0)])
+def test_idle_timeout_is_a_duration_or_off(text: str, seconds: int) -> None:
+    assert spec_with(f"  idle_timeout: {text}\n").pod.idle_timeout == seconds
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0s", "must be longer than zero"),  # zero is written `off`
+    ("15", "without a unit; add one"),
+    ("soon", "expected a duration like"),
+])
+def test_a_bad_idle_timeout_names_the_field_and_the_fix(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        spec_with(f"  idle_timeout: {text}\n")
+    assert "pod.idle_timeout: " in str(caught.value) and expected in str(caught.value)
+
+
+# ---- GPU types ----
+
+
+def test_gpu_types_that_runpod_offers_pass() -> None:
+    spec = spec_with()  # gpu_types: [NVIDIA RTX A6000]
+    assert preflight.gpu_problems(spec, {"NVIDIA RTX A6000": 0.76, "NVIDIA GeForce RTX 4090": 0.69}) == []
+
+
+def test_an_unknown_gpu_type_is_located_and_a_close_one_suggested() -> None:
+    text = MINIMAL.replace("[NVIDIA RTX A6000]", "[NVIDIA RTX A6000, NVIDIA GeForce RTX 4909]")
+    spec = parse_spec(text, "podspec.yaml", SETTINGS)
+    (problem,) = preflight.gpu_problems(spec, ["NVIDIA RTX A6000", "NVIDIA GeForce RTX 4090"])
+    assert problem.check == "gpu_types"
+    assert problem.message.startswith("podspec.yaml:4:")
+    assert "'NVIDIA GeForce RTX 4909' is not a GPU type RunPod offers as on-demand in secure cloud" in problem.message
+    assert "did you mean 'NVIDIA GeForce RTX 4090'?" in problem.message
+
+
+def test_cloud_all_is_not_judged_on_one_cloud_s_list() -> None:
+    spec = spec_with("  cloud: all\n")
+    assert preflight.gpu_problems(spec, []) == []
+
+
+@given(offered=st.lists(st.text(min_size=1, max_size=20), max_size=8))
+def test_gpu_problems_name_exactly_the_types_not_offered(offered: list[str]) -> None:
+    spec = spec_with()
+    problems = preflight.gpu_problems(spec, offered)
+    assert len(problems) == (0 if "NVIDIA RTX A6000" in offered else 1)
+
+
+# ---- the run's command ----
+
+
+def test_well_formed_commands_pass() -> None:
+    assert preflight.command_problems(spec_with()) == []
+    assert preflight.command_problems(spec_with(run_lines="  command: python t.py --config {config} --j '{{}}'\n")) == []
+
+
+@pytest.mark.parametrize("command", [
+    "python t.py --config {config} --x {",
+    "python t.py --config {config} --x }",
+    "python t.py --config {config} {0}",
+    "python t.py --config {config} {}",
+])
+def test_a_stray_brace_in_the_command_is_a_problem_before_any_create(command: str) -> None:
+    problems = preflight.command_problems(spec_with(run_lines=f"  command: \"{command}\"\n"))
+    assert [p.check for p in problems] == ["command"]
+    assert problems[0].message.startswith("podspec.yaml:")
+    assert "write a literal brace twice" in problems[0].message
+
+
+# ---- the local checks, on a real folder ----
+
+
+def _project(tmp_path, spec_text: str):
+    import subprocess
+
+    from podreconcile.engine.project import load_project
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "tiny.yaml").write_text("output_dir: outputs/tiny_run\n")
+    (tmp_path / "podspec.yaml").write_text(spec_text)
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return load_project(tmp_path / "podspec.yaml", environ={"SSH_KEY_PATH": str(key)})
+
+
+def _git(tmp_path, *args):
+    import subprocess
+
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=t@e", "-c", "user.name=t", *args],
+                   check=True, capture_output=True)
+
+
+def test_a_folder_that_is_not_a_git_repository_is_one_problem_naming_git_init(tmp_path) -> None:
+    project = _project(tmp_path, MINIMAL)
+    (problem,) = preflight.local_problems(project)
+    assert problem.check == "git" and "git init" in problem.message
+
+
+def test_an_untracked_config_a_missing_key_and_a_missing_data_folder_are_named(tmp_path) -> None:
+    spec = MINIMAL + "data:\n  - {from: data/x, to: /workspace/data/x}\n"
+    project = _project(tmp_path, spec)
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "train.py").write_text("")
+    _git(tmp_path, "add", "train.py")
+    (tmp_path / "key.pub").unlink()
+    checks = {p.check: p.message for p in preflight.local_problems(project)}
+    assert set(checks) == {"config", "ssh_key", "data"}
+    assert checks["config"].endswith("git add configs/tiny.yaml`.") and "podspec.yaml:9:" in checks["config"] and "git add configs/tiny.yaml" in checks["config"]
+    assert "ssh-keygen -y" in checks["ssh_key"]
+    assert "data[0].from: data/x does not exist" in checks["data"]
+
+
+def test_a_tracked_project_has_no_problem(tmp_path) -> None:
+    project = _project(tmp_path, MINIMAL)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "x")
+    assert preflight.local_problems(project) == []
