@@ -21,8 +21,8 @@ def already_done(action: Action, obs: Observation, state: State, fresh: Plan) ->
     pod = _pod(obs, action.pod_id)
     if action.kind is Kind.ADOPT_POD and state.pod_id == action.pod_id:
         return f"pod {action.pod_id} is already in the state file"
-    if action.kind is Kind.START_POD and pod is not None and pod.status is PodStatus.RUNNING:
-        return f"pod {action.pod_id} is already running"
+    if action.kind is Kind.START_POD and pod is not None and pod.status.is_up:
+        return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
     if action.kind is Kind.STOP_POD and pod is not None and pod.status is PodStatus.EXITED:
         return f"pod {action.pod_id} is already stopped"
     if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA) and obs.run is not None and action.kind not in fresh.kinds():
@@ -53,7 +53,9 @@ def _check(expect: Expect, action: Action, obs: Observation, state: State, pod_n
         pod = _pod(obs, action.pod_id)
         if pod is None:
             return f"pod {action.pod_id} no longer exists"
-        if pod.status.value != expect.value:
+        # v2 reports a pod on its way up as PROVISIONING or STARTING: for a plan, that is running.
+        up = expect.value == PodStatus.RUNNING.value and pod.status.is_up
+        if pod.status.value != expect.value and not up:
             return f"pod {action.pod_id} is {pod.status.value}, not {expect.value} as when the plan was made"
     if expect.fact is Fact.NO_POD:
         owner = identify_pod(pod_name, state, obs.pods, legacy_pod_id)
