@@ -344,7 +344,9 @@ def current(pod_dir: Path) -> Netem:
     except (OSError, ValueError):
         return Netem()
     down_until = raw.get("down_until")
-    down_for = None if down_until is None else max(0.0, down_until - time.time())
+    if raw["down"] and down_until is not None and down_until <= time.time():
+        return Netem()  # a cut with --for that has ended: the link is plain again
+    down_for = None if down_until is None else down_until - time.time()
     return Netem(raw["delay_ms"], raw["jitter_ms"], raw["loss_pct"], raw["rate_bps"], raw["down"], down_for)
 
 
