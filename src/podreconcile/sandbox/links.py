@@ -23,7 +23,6 @@ import os
 import random
 import re
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -159,7 +158,7 @@ def unavailable_reason() -> str | None:
         return "emulated links need root (network namespaces and TUN devices)"
     if not os.path.exists("/dev/net/tun"):
         return "emulated links need /dev/net/tun (the kernel's TUN driver)"
-    if shutil.which("ip") is None and not os.path.exists(link_emulator.IP):
+    if not os.path.exists(link_emulator.IP):
         return "emulated links need iproute2's `ip` (apt-get install iproute2, or run scripts/setup)"
     if not os.path.exists(SYSTEM_PYTHON):
         return f"emulated links need {SYSTEM_PYTHON}"
