@@ -289,6 +289,7 @@ def test_two_emulated_sandboxes_side_by_side(box: Box, tmp_path: Path, ssh_key: 
         # The second sandbox's --netem applies to its new pods; the first sandbox's pod is unshaped.
         assert handshake_ms(*endpoints[1]) >= 30
         assert handshake_ms(*endpoints[0]) < 30
+        assert "emulated links (new pods: delay 15ms) network" in other.cli("status").stdout
         link = other.link(pods[1][1])
         namespace = netns_members(link)
     finally:
@@ -306,3 +307,16 @@ def test_link_settings_are_refused_with_one_sentence(box: Box) -> None:
         assert result.returncode != 0 and words in result.stderr and "Traceback" not in result.stderr
     unknown = box.cli("link", "nosuchpod", "--delay", "5ms", check=False)
     assert unknown.returncode != 0 and "no pod nosuchpod" in unknown.stderr
+    with pytest.raises(daemon.SandboxError, match="already runs with network emulated"):
+        daemon.up(box.home, network="loopback")
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"network": "bridged"}, "--network must be one of loopback, emulated"),
+    ({"network": "loopback", "netem": "delay 5ms"}, "the loopback is never shaped"),
+    ({"netem": "delay fast"}, "not a duration"),
+])  # fmt: skip
+def test_sandbox_up_refuses_a_network_it_cannot_make(tmp_path: Path, options: dict, words: str) -> None:
+    with pytest.raises(daemon.SandboxError, match=words):
+        daemon.up(tmp_path / "home", **options)
+    assert not (tmp_path / "home").exists()  # refused before anything started

@@ -66,9 +66,13 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
     world = daemon.admin(current, "status", {})
     graphql = daemon.graphql_mode(_home(home))
     if as_json:
-        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql, **world}, indent=2))
+        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql,
+                               "network": daemon.network_mode(_home(home)), **world}, indent=2))
         return
-    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}.")
+    network = daemon.network_mode(_home(home))
+    if network == "emulated":
+        network += f" links (new pods: {daemon.default_netem(_home(home)) or 'clear'})"
+    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}, {network} network.")
     for pod in world["pods"]:
         ssh = f"ssh -p {pod['sshPort']} root@{pod.get('sshHost', '127.0.0.1')}" if pod["sshPort"] else "-"
         link = pod.get("link")

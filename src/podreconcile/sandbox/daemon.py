@@ -124,6 +124,11 @@ def network_mode(home: Path) -> str:
     return _server_info(home).get("network", "loopback")
 
 
+def default_netem(home: Path) -> str:
+    """The `--netem` settings the sandbox serving from `home` gives every new pod's link ("" for none)."""
+    return _server_info(home).get("netem", "")
+
+
 def _server_info(home: Path) -> dict:
     try:
         return json.loads((home / "server.json").read_text())

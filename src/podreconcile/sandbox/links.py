@@ -326,7 +326,9 @@ def apply(pod_dir: Path, netem: Netem) -> None:
     info = link_info(pod_dir)
     if info is None:
         raise LinkError("the pod has no running emulated link (is it running?).")
-    generation = _applied_generation(pod_dir) + 1
+    # Numbered after the last settings written, not the last applied: the process may not have
+    # applied its first settings yet, and an equal number would count as applied already.
+    generation = _written_generation(pod_dir) + 1
     write_settings(pod_dir, netem, generation)
     _signal(info, signal.SIGUSR1)
     deadline = time.monotonic() + APPLY_TIMEOUT
@@ -354,8 +356,16 @@ def write_settings(pod_dir: Path, netem: Netem, generation: int) -> None:
 
 
 def _applied_generation(pod_dir: Path) -> int:
+    return _generation(pod_dir / "netem.applied")
+
+
+def _written_generation(pod_dir: Path) -> int:
+    return _generation(pod_dir / "netem.json")
+
+
+def _generation(path: Path) -> int:
     try:
-        return int(json.loads((pod_dir / "netem.applied").read_text())["generation"])
+        return int(json.loads(path.read_text())["generation"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 
