@@ -36,7 +36,7 @@ def _why_not() -> str | None:
     reason = links.unavailable_reason()
     if reason:
         return reason
-    if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
         return "this machine cannot make network namespaces (unshare --net failed)"
     return None
 
@@ -58,7 +58,7 @@ class Box:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = ["podreconcile", "sandbox", *args, "--home", str(self.home)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         if check:
             assert result.returncode == 0, result.stderr
         return result
@@ -162,7 +162,7 @@ def assert_gone(link: dict, namespace: set[tuple[int, str]]) -> None:
         wait_until(lambda: not leftovers(link, namespace), timeout=20)
     except AssertionError:
         raise AssertionError(f"left behind: {leftovers(link, namespace)}") from None
-    assert link["device"] not in subprocess.run(["tc", "qdisc", "show"], capture_output=True, text=True).stdout
+    assert link["device"] not in subprocess.run(["tc", "qdisc", "show"], capture_output=True, text=True, check=True).stdout
 
 
 # --- tests ------------------------------------------------------------------------------------
