@@ -120,6 +120,18 @@ def run(client: paramiko.SSHClient, command: str, timeout: float = 60) -> str:
     return output
 
 
+def api_port(box: Box) -> int:
+    return int(box.running.url.rsplit(":", 1)[1])
+
+
+def api_call_ms(host: str, port: int) -> str:
+    """A command for the pod: one call to the sandbox's health check; prints the status and the milliseconds."""
+    program = ("import time, urllib.request; t = time.monotonic(); "
+               f"r = urllib.request.urlopen('http://{host}:{port}/_sandbox/health', timeout=30); "
+               "print(r.status, (time.monotonic() - t) * 1000)")  # fmt: skip
+    return f'python3 -c "{program}"'
+
+
 def handshake_ms(host: str, port: int, tries: int = 5) -> float:
     """The fastest of a few TCP handshakes (connect() returns after one round trip)."""
     best = float("inf")
@@ -179,7 +191,11 @@ def test_an_emulated_pod_is_reached_over_ssh_at_the_endpoint_the_api_reports(box
         assert f"inet {host}/30" in run(client, "ip -4 addr show dev eth0")
         # The pod reaches the API through its link's gateway, with its own environment's URL.
         environment = run(client, "tr '\\0' '\\n' < /proc/1/environ")
-        assert f"RUNPOD_API_URL=http://{box.link(pod_id)['host_ip']}:" in environment
+        gateway = box.link(pod_id)["host_ip"]
+        assert f"RUNPOD_API_URL=http://{gateway}:{api_port(box)}/graphql" in environment
+        # The laptop's API URL (127.0.0.1:<port>) works in the pod too, as in a loopback pod.
+        for host in (gateway, "127.0.0.1"):
+            assert run(client, api_call_ms(host, api_port(box))).split()[0] == "200"
     # No pod is on the shared loopback: nothing listens there for it.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -194,6 +210,9 @@ def test_a_50ms_round_trip_shows_in_every_handshake_and_clears(box: Box, sandbox
         started = time.monotonic()
         run(client, "true")  # a channel open, the command, its exit status: at least one round trip
         assert (time.monotonic() - started) * 1000 >= 50
+        # The pod's own API calls cross its link too, whichever URL it uses.
+        status, elapsed_ms = run(client, api_call_ms("127.0.0.1", api_port(box))).split()
+        assert status == "200" and float(elapsed_ms) >= 50
     assert "link: delay 25ms" in box.status_line(pod_id)
     box.cli("link", pod_id, "--clear")
     assert handshake_ms(host, port) < 50

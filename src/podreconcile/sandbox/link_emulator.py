@@ -16,7 +16,9 @@ per direction drops the new one (netem's default limit).
 
 The gateway also forwards TCP connections made to it on the sandbox API's port to the API on the
 host's 127.0.0.1, so a pod reaches the API over its (emulated) link and the API server keeps
-listening on the loopback only.
+listening on the loopback only. Inside the pod, 127.0.0.1:<API port> is forwarded to the gateway
+too (across the link): the API URL the laptop used (launch.json's `api_base_url`, the runner's
+self-stop fallback) works in the pod as it does in a loopback pod, and as RunPod's does on RunPod.
 
 Nothing here outlives the process: closing the TUN descriptors deletes both devices, the network
 namespace goes with its last process, and the address block's lock (an inherited flock) is
@@ -149,22 +151,24 @@ def enter_new_netns() -> None:
         raise OSError(code, f"unshare(CLONE_NEWNET): {os.strerror(code)}")
 
 
-# --- the gateway's API relay (runs in threads started in the host's namespace) -----------------
+# --- the API relays -------------------------------------------------------------------------------
+# A thread's sockets belong to the network namespace the thread is in, and a thread starts in its
+# creator's: the gateway's relay is started before unshare (host side), the pod's after (pod side).
 
 
-def relay_api(listener: socket.socket, api_port: int) -> None:
-    """Accept pod connections on the gateway and join each to the API on the host's loopback."""
+def relay(listener: socket.socket, target: tuple[str, int]) -> None:
+    """Accept connections on `listener` and join each to `target`."""
     while True:
         try:
             client, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=join_to_api, args=(client, api_port), daemon=True).start()
+        threading.Thread(target=join, args=(client, target), daemon=True).start()
 
 
-def join_to_api(client: socket.socket, api_port: int) -> None:
+def join(client: socket.socket, target: tuple[str, int]) -> None:
     try:
-        upstream = socket.create_connection(("127.0.0.1", api_port), timeout=10)
+        upstream = socket.create_connection(target, timeout=10)
     except OSError:
         client.close()
         return
@@ -306,18 +310,22 @@ def main(argv: list[str]) -> int:
 
 def setup(config: dict) -> tuple[int, int]:
     """Both devices, the gateway's API relay, and the pod's namespace; returns the TUN fds."""
-    prefix = int(config["prefix"])
+    prefix, api_port, gateway = int(config["prefix"]), int(config["api_port"]), config["host_ip"]
     host_fd = open_tun(config["host_device"])
-    configure(config["host_device"], config["host_ip"], prefix)
-    listener = socket.create_server((config["host_ip"], int(config["api_port"])))
-    # Started before unshare: this thread, and the threads it starts, stay in the host's namespace.
-    threading.Thread(target=relay_api, args=(listener, int(config["api_port"])), daemon=True).start()
+    configure(config["host_device"], gateway, prefix)
+    start_relay((gateway, api_port), ("127.0.0.1", api_port))  # before unshare: the host's side
     enter_new_netns()
     ip("link", "set", "dev", "lo", "up")
     pod_fd = open_tun(POD_DEVICE)
     configure(POD_DEVICE, config["pod_ip"], prefix)
-    ip("route", "add", "default", "via", config["host_ip"], "dev", POD_DEVICE)
+    ip("route", "add", "default", "via", gateway, "dev", POD_DEVICE)
+    start_relay(("127.0.0.1", api_port), (gateway, api_port))  # after: the pod's side
     return host_fd, pod_fd
+
+
+def start_relay(listen: tuple[str, int], target: tuple[str, int]) -> None:
+    listener = socket.create_server(listen)
+    threading.Thread(target=relay, args=(listener, target), daemon=True).start()
 
 
 if __name__ == "__main__":
