@@ -36,7 +36,7 @@ def up(
     boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
     graphql: str = typer.Option(None, "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it [default: live]."),
     network: str = typer.Option(None, "--network", help="loopback | emulated: each pod in a network namespace of its own, "
-                                "on a link `sandbox link` can slow down, make lossy or cut [default: loopback]."),
+                                "on a link `sandbox link` can slow down, make lossy or cut; default: loopback."),
     netem: str = typer.Option(None, "--netem", help='Settings for every new pod\'s link, e.g. "delay 25ms loss 1%" '
                               "(delay is each way; implies --network emulated)."),
 ) -> None:
