@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -34,12 +35,18 @@ def up(
     port: int = typer.Option(0, "--port", help="Port of the API [default: a free one]."),
     boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
     graphql: str = typer.Option(None, "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it [default: live]."),
+    network: str = typer.Option(None, "--network", help="loopback | emulated: each pod in a network namespace of its own, "
+                                "on a link `sandbox link` can slow down, make lossy or cut; default: loopback."),
+    netem: str = typer.Option(None, "--netem", help='Settings for every new pod\'s link, e.g. "delay 25ms loss 1%" '
+                              "(delay is each way; implies --network emulated)."),
 ) -> None:
     """Start the sandbox in the background and print the two `export` lines to `eval`.
 
     Example: eval "$(podreconcile sandbox up)"
+    Example: eval "$(podreconcile sandbox up --network emulated --netem 'delay 25ms')"
     """
-    typer.echo(daemon.up(_home(home), port=port, boot_delay=boot_delay, graphql=graphql).exports())
+    current = daemon.up(_home(home), port=port, boot_delay=boot_delay, graphql=graphql, network=network, netem=netem)
+    typer.echo(current.exports())
 
 
 @app.command()
@@ -59,12 +66,18 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
     world = daemon.admin(current, "status", {})
     graphql = daemon.graphql_mode(_home(home))
     if as_json:
-        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql, **world}, indent=2))
+        typer.echo(json.dumps({"running": True, "url": current.url, "graphql": graphql,
+                               "network": daemon.network_mode(_home(home)), **world}, indent=2))
         return
-    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}.")
+    network = daemon.network_mode(_home(home))
+    if network == "emulated":
+        network += f" links (new pods: {daemon.default_netem(_home(home)) or 'clear'})"
+    typer.echo(f"Sandbox running at {current.url} (pid {current.pid}); REST v2 at /v2, GraphQL {graphql}, {network} network.")
     for pod in world["pods"]:
-        ssh = f"ssh -p {pod['sshPort']} root@127.0.0.1" if pod["sshPort"] else "-"
-        typer.echo(f"  pod {pod['id']}  {pod['name']:<32} {pod['desiredStatus']:<8} {ssh}")
+        ssh = f"ssh -p {pod['sshPort']} root@{pod.get('sshHost', '127.0.0.1')}" if pod["sshPort"] else "-"
+        link = pod.get("link")
+        shaped = f"  link: {link['netem']}" if link else ""
+        typer.echo(f"  pod {pod['id']}  {pod['name']:<32} {pod['desiredStatus']:<8} {ssh}{shaped}")
     for volume in world["volumes"]:
         typer.echo(f"  volume {volume['id']}  {volume['name']}  {volume['size']} GB  {volume['dataCenterId']}")
 
@@ -86,6 +99,37 @@ def preempt(pod_id: str, home: Path = HomeOption) -> None:
     """Kill a running pod as a spot interruption does (SIGTERM, then SIGKILL)."""
     result = daemon.admin(_running(home), "preempt", {"pod_id": pod_id})
     typer.echo(f"Pod {pod_id}: {result['desiredStatus']} ({result['lastStatusChange']}).")
+
+
+@app.command()
+def link(
+    pod_id: str,
+    delay: str = typer.Option(None, "--delay", help="Delay each way, e.g. 25ms (a 50 ms round trip)."),
+    jitter: str = typer.Option(None, "--jitter", help="Uniform variation of the delay, e.g. 5ms (packets keep their order)."),
+    loss: str = typer.Option(None, "--loss", help="Share of packets dropped, each way, e.g. 5%."),
+    rate: str = typer.Option(None, "--rate", help="Bandwidth each way, e.g. 100mbit, 512kbit."),
+    down: bool = typer.Option(False, "--down", help="Drop every packet both ways (connections hang, as on a cut link)."),
+    down_for: str = typer.Option(None, "--for", help="With --down: bring the link back after this long, e.g. 20s."),
+    clear: bool = typer.Option(False, "--clear", help="Back to a plain link: no delay, loss, rate limit or cut."),
+    home: Path = HomeOption,
+) -> None:
+    """Shape a pod's emulated link as `tc netem` would; each call replaces the link's settings.
+
+    Only for pods of a sandbox started with `--network emulated`.
+    Example: podreconcile sandbox link POD_ID --delay 25ms --jitter 5ms --loss 5%
+    Example: podreconcile sandbox link POD_ID --down --for 20s
+    """
+    from podreconcile.sandbox import links
+
+    shaping = any(value is not None for value in (delay, jitter, loss, rate, down_for)) or down
+    if clear == shaping:
+        raise UserError("Give either --clear or the settings to apply (--delay, --jitter, --loss, --rate, --down [--for]).")
+    try:
+        netem = links.netem_from_options(delay, jitter, loss, rate, down, down_for)
+    except links.LinkError as error:
+        raise UserError(str(error)) from None
+    result = daemon.admin(_running(home), "link", {"pod_id": pod_id, "netem": dataclasses.asdict(netem)})
+    typer.echo(f"Pod {pod_id}'s link: {result['netem']}.", err=True)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Running the sandbox in the background: `up`, `down`, `status`, and the admin client.
 
-`up` starts `python -m podreconcile.sandbox.daemon HOME PORT BOOT_DELAY` detached, waits until it
+`up` starts `python -m podreconcile.sandbox.daemon HOME PORT BOOT_DELAY GRAPHQL NETWORK NETEM` detached,
+waits until it
 answers, and returns the two `export` lines. The server writes `HOME/server.json` (pid, url) once it
 listens; `down` asks it to shut down (which stops every pod) and waits for the process to end.
 """
@@ -33,6 +34,7 @@ HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
 # that a killed test run leaves no server, sshd or tmux behind.
 OWNER_ENV = "PODRECONCILE_SANDBOX_OWNER_PID"
 GRAPHQL_MODES = ("live", "gone")
+NETWORK_MODES = ("loopback", "emulated")
 
 
 def default_home() -> Path:
@@ -70,26 +72,35 @@ def running(home: Path) -> Running | None:
     return current
 
 
-def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str | None = None) -> Running:
+def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0, graphql: str | None = None,
+       network: str | None = None, netem: str | None = None) -> Running:  # fmt: skip
     """Start the sandbox unless it already runs; return how to reach it.
 
     `graphql="gone"` makes its GraphQL API answer as a retired API (410 Gone) while REST v2 works;
     None keeps a running sandbox's choice, and starts a new one with GraphQL live.
+    `network="emulated"` puts each pod on an emulated link of its own (links.py), with `netem`
+    ("delay 25ms loss 1%") applied to every new pod's link; None keeps a running sandbox's choice,
+    and starts a new one on the loopback.
     """
     if graphql not in (None, *GRAPHQL_MODES):
         raise SandboxError(f"--graphql must be one of {', '.join(GRAPHQL_MODES)}, not {graphql!r}.")
+    _check_network(network, netem)
     current = running(home)
     if current:
-        serving = graphql_mode(home)
-        if graphql is not None and graphql != serving:
-            raise SandboxError(f"The sandbox already runs with GraphQL {serving}; "
-                               f"stop it with `podreconcile sandbox down` first.")  # fmt: skip
+        for option, wanted, serving in (("GraphQL", graphql, graphql_mode(home)),
+                                        ("network", network, network_mode(home)),
+                                        ("--netem", netem, _server_info(home).get("netem") or None)):  # fmt: skip
+            if wanted is not None and wanted != serving:
+                raise SandboxError(f"The sandbox already runs with {option} {serving or 'unset'}; "
+                                   f"stop it with `podreconcile sandbox down` first.")  # fmt: skip
         return current
     graphql = graphql or "live"
+    network = network or ("emulated" if netem else "loopback")
     home.mkdir(parents=True, exist_ok=True)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
-    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay), graphql]
+    command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay), graphql,
+               network, netem or ""]  # fmt: skip
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -105,10 +116,45 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
 
 def graphql_mode(home: Path) -> str:
     """How the sandbox serving from `home` answers GraphQL: live, or gone (410)."""
+    return _server_info(home).get("graphql", "live")
+
+
+def network_mode(home: Path) -> str:
+    """Where the sandbox serving from `home` puts its pods: loopback, or emulated links."""
+    return _server_info(home).get("network", "loopback")
+
+
+def default_netem(home: Path) -> str:
+    """The `--netem` settings the sandbox serving from `home` gives every new pod's link ("" for none)."""
+    return _server_info(home).get("netem", "")
+
+
+def _server_info(home: Path) -> dict:
     try:
-        return json.loads((home / "server.json").read_text()).get("graphql", "live")
+        return json.loads((home / "server.json").read_text())
     except (OSError, ValueError):
-        return "live"
+        return {}
+
+
+def _check_network(network: str | None, netem: str | None) -> None:
+    """Refuse a network mode this machine cannot run, or --netem settings that do not parse."""
+    if network not in (None, *NETWORK_MODES):
+        raise SandboxError(f"--network must be one of {', '.join(NETWORK_MODES)}, not {network!r}.")
+    if netem is not None and network == "loopback":
+        raise SandboxError("--netem shapes emulated links; the loopback is never shaped: use --network emulated.")
+    if network != "emulated" and netem is None:
+        return
+    # Imported only here: plain `sandbox up` and the CLI's start-up need none of it.
+    from . import links
+
+    reason = links.unavailable_reason()
+    if reason:
+        raise SandboxError(f"--network emulated is not possible here: {reason}.")
+    if netem is not None:
+        try:
+            links.parse_netem(netem)
+        except links.LinkError as error:
+            raise SandboxError(str(error)) from None
 
 
 def down(home: Path, timeout: float = 15.0) -> bool:
@@ -213,8 +259,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> None:
+def serve(home: Path, port: int, boot_delay: float, graphql: str = "live", network: str = "loopback",
+          netem: str = "") -> None:  # fmt: skip
     """The server process: listen, bring back running pods, serve until shut down."""
+    from . import links
     from .lifecycle import Lifecycle
     from .podhost import PodHost
     from .server import Sandbox, make_server
@@ -224,7 +272,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
     host = PodHost(home / "run")
     server = make_server(None, port)  # bind first: the pods need the URL
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    lifecycle = Lifecycle(store, host, f"{url}/graphql", boot_delay)
+    lifecycle = Lifecycle(store, host, f"{url}/graphql", boot_delay, network, links.parse_netem(netem))
     server.RequestHandlerClass.sandbox = Sandbox(store, lifecycle, graphql_gone=graphql == "gone")
     s3_server, s3_url = s3_service.start(store, home)
     # serve_forever runs in this thread, so a SIGTERM unwinds it with SystemExit (shutdown() would deadlock).
@@ -234,7 +282,8 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live") -> No
         lifecycle.reboot_running()
         store.save()
     tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql, "s3_url": s3_url}))
+    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql,
+                               "s3_url": s3_url, "network": network, "netem": netem}))  # fmt: skip
     os.chmod(tmp, 0o600)
     os.replace(tmp, home / "server.json")
     _watch_owner(server)
@@ -260,4 +309,4 @@ def _watch_owner(server) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:5])
+    serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:7])

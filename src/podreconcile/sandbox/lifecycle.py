@@ -3,6 +3,10 @@
 The API state (`Pod.desired_status`) changes at once, as on RunPod; the container behind it boots
 or dies asynchronously through the `PodHost`. `runtime_view` reports the container as RunPod does:
 null while it boots, then `ports: null` while the container is up but sshd is not, then the ports.
+
+In the `emulated` network mode every boot first opens the pod's emulated link (links.py): the pod
+gets an address of its own, which the API reports as its SSH endpoint, and reaches the API through
+its link's gateway.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from . import links
 from .podhost import PodHost, PodLaunch
 from .store import Pod, Store, js_date, now_iso
 
@@ -40,11 +46,14 @@ def parse_ports(ports: str) -> list[tuple[int, str]]:
 class Lifecycle:
     """Starts and stops the containers of the store's pods."""
 
-    def __init__(self, store: Store, host: PodHost, api_url: str, boot_delay: float) -> None:
+    def __init__(self, store: Store, host: PodHost, api_url: str, boot_delay: float,
+                 network: str = "loopback", netem: links.Netem | None = None) -> None:  # fmt: skip
         self.store = store
         self.host = host
         self.api_url = api_url
         self.boot_delay = boot_delay
+        self.network = network  # loopback | emulated
+        self.netem = netem or links.Netem()  # applied to every new emulated link
         self._stopping: dict[str, threading.Thread] = {}
         self._stopped_at: dict[str, float] = {}
         self._ready: set[str] = set()
@@ -65,7 +74,15 @@ class Lifecycle:
         pod.started_wall = time.time()
         pod.boots += 1
         pod.last_status_change = f"Rented by User: {js_date()}"
-        self.host.start(self._launch(pod))
+        link = None
+        if self.network == "emulated":
+            link = self.host.open_link(pod.id, urlsplit(self.api_url).port, self.netem)
+        pod.ssh_host = link.pod_ip if link else "127.0.0.1"
+        try:
+            self.host.start(self._launch(pod, link))
+        except Exception:
+            self.host.stop(pod.id)  # closes the link opened above
+            raise
 
     def halt(self, pod: Pod, status_change: str) -> None:
         """Mark the pod EXITED now; kill its container just after (the caller may be inside it)."""
@@ -93,6 +110,26 @@ class Lifecycle:
         for thread in list(self._stopping.values()):
             thread.join()
         self.host.stop_all()
+
+    def set_link(self, pod: Pod, netem: links.Netem) -> None:
+        """`sandbox link`: change a running emulated pod's link; LinkError says why it cannot."""
+        if pod.desired_status != "RUNNING":
+            raise links.LinkError(f"pod {pod.id} is not running; start it first.")
+        if self.host.link(pod.id) is None:
+            if self.network != "emulated":
+                raise links.LinkError(
+                    f"pod {pod.id} is on the shared loopback, which is never shaped; restart the sandbox with "
+                    "`podreconcile sandbox up --network emulated` to give each pod a link of its own.")
+            raise links.LinkError(f"pod {pod.id}'s link is not up (it is booting or stopping); try again.")
+        self.host.set_link(pod.id, netem)
+
+    def link_view(self, pod: Pod) -> dict | None:
+        """The pod's link for `sandbox status`: addresses and settings, or None on the loopback."""
+        link = self.host.link(pod.id) if pod.desired_status == "RUNNING" else None
+        if link is None:
+            return None
+        return {"podIp": link.pod_ip, "gatewayIp": link.host_ip, "device": link.device,
+                "netem": self.host.link_settings(pod.id).describe()}  # fmt: skip
 
     # --- views ---
 
@@ -145,24 +182,25 @@ class Lifecycle:
         entries = []
         for number, kind in parse_ports(self._live_ports.get(pod.id, pod.ports)):
             if kind == "tcp" and number == 22 and pod.ssh_port:
-                entries.append(_port("127.0.0.1", True, 22, pod.ssh_port, "tcp"))
+                entries.append(_port(pod.ssh_host, True, 22, pod.ssh_port, "tcp"))
             elif kind == "http":
                 entries.append(_port("100.65.0.2", False, number, 60000 + number % 5000, "http"))
         return entries
 
     # --- helpers ---
 
-    def _launch(self, pod: Pod) -> PodLaunch:
+    def _launch(self, pod: Pod, link: links.LinkInfo | None) -> PodLaunch:
         pod_dir = self.store.pod_dir(pod.id)
         container = pod_dir / "container"
         return PodLaunch(
             pod_id=pod.id,
-            env=self._env(pod),
+            env=self._env(pod, link),
             volume_dir=self._volume_dir(pod, container),
             volume_mount_path=pod.volume_mount_path,
             container_dir=container,
             ssh_port=pod.ssh_port,
             boot_delay=self.boot_delay,
+            link=link,
         )
 
     def _volume_dir(self, pod: Pod, container: Path) -> Path:
@@ -177,7 +215,12 @@ class Lifecycle:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _env(self, pod: Pod) -> dict[str, str]:
+    def _env(self, pod: Pod, link: links.LinkInfo | None) -> dict[str, str]:
+        # On an emulated link the API is at the link's gateway (which forwards to the loopback API).
+        api_url = self.api_url
+        if link is not None:
+            parts = urlsplit(api_url)
+            api_url = urlunsplit(parts._replace(netloc=f"{link.host_ip}:{parts.port}"))
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
@@ -186,10 +229,10 @@ class Lifecycle:
             "RUNPOD_DC_ID": pod.data_center_id,
             "RUNPOD_GPU_COUNT": str(pod.gpu_count),
             "RUNPOD_CPU_COUNT": "8",
-            "RUNPOD_PUBLIC_IP": "127.0.0.1",
+            "RUNPOD_PUBLIC_IP": pod.ssh_host,
             "RUNPOD_API_KEY": pod.pod_api_key,
-            "RUNPOD_API_URL": self.api_url,
-            "RUNPOD_GRAPHQL_URL": self.api_url,
+            "RUNPOD_API_URL": api_url,
+            "RUNPOD_GRAPHQL_URL": api_url,
             "CUDA_VERSION": "12.4.1",
         }
         if pod.ssh_port:

@@ -59,7 +59,7 @@ SHUTDOWN_GRACE = 1.5
 SSHD_CONFIG = """\
 # Written by the sandbox's pod_init at boot; this pod's own sshd.
 Port {port}
-ListenAddress 127.0.0.1
+ListenAddress {address}
 {host_keys}
 AuthorizedKeysFile /root/.ssh/authorized_keys
 PermitRootLogin prohibit-password
@@ -208,12 +208,12 @@ def make_host_keys(pod_id: str) -> list[str]:
     return paths
 
 
-def write_sshd_config(port: int, host_keys: list[str]) -> Path:
+def write_sshd_config(port: int, address: str, host_keys: list[str]) -> Path:
     """This pod's sshd_config, replacing the image's one in the pod's /etc."""
     make_dir(Path("/run/sshd"), 0o755)  # privilege separation folder; sshd refuses to start without
     config = Path("/etc/ssh/sshd_config")
     keys = "\n".join(f"HostKey {path}" for path in host_keys)
-    config.write_text(SSHD_CONFIG.format(port=port, host_keys=keys), encoding="utf-8")
+    config.write_text(SSHD_CONFIG.format(port=port, address=address, host_keys=keys), encoding="utf-8")
     return config
 
 
@@ -253,7 +253,7 @@ def boot(config: dict) -> list[str] | None:
     if config["ssh_port"] is None:
         log("22/tcp is not exposed: sshd is not started")
         return None
-    sshd_config = write_sshd_config(config["ssh_port"], host_keys)
+    sshd_config = write_sshd_config(config["ssh_port"], config.get("ssh_host", "127.0.0.1"), host_keys)
     return [SSHD, "-D", "-e", "-f", str(sshd_config)]
 
 

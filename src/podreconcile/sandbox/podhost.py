@@ -4,13 +4,15 @@
 `unshare --pid --fork --kill-child --mount --uts --mount-proc /usr/bin/python3 pod_init.py`,
 started in its own session so it outlives the caller. pod_init builds the pod's root (overlays
 over the host's system folders, writes kept in `container_dir`; the volume bound on its mount
-path), then runs sshd on `127.0.0.1:<ssh_port>` as RunPod's start script would. Nothing of a pod
+path), then runs sshd on `127.0.0.1:<ssh_port>` as RunPod's start script would. A pod on an
+emulated link (links.py) runs in that link's network namespace instead, sshd on the pod's address. Nothing of a pod
 is visible on the host but its process, `container_dir`, `volume_dir` and its files in
 `state_dir`:
 
     state_dir/<pod_id>/launch.json   what pod_init needs besides the environment (no secrets)
     state_dir/<pod_id>/pid           "<pid of unshare> <its start time>", while the pod runs
     state_dir/<pod_id>/pod.log       pod_init's and sshd's output, appended at every start
+    state_dir/<pod_id>/link*.json    the pod's emulated link, if it has one (links.py)
 
 A stop signals the namespace's PID 1, which stops every process of the pod; SIGKILL follows after
 a short grace, and the kernel then kills whatever is left in the namespace and takes its mounts
@@ -31,18 +33,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from podreconcile.sandbox import pod_init
+from podreconcile.sandbox import links, pod_init
 
 POD_INIT = Path(pod_init.__file__)
 RUNPODCTL = Path(__file__).with_name("bin") / "runpodctl"
 # The pod's root hides the host's /root, so only the system interpreter works inside.
 SYSTEM_PYTHON = "/usr/bin/python3"
 UNSHARE = "/usr/bin/unshare"
+NSENTER = "/usr/bin/nsenter"
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STOP_GRACE = 2.0
 SIGTERM_INTERVAL = 0.1
 KILL_TIMEOUT = 5.0
 FIND_INIT_TIMEOUT = 1.0
+LOOPBACK_PROBE_TIMEOUT = 0.5
+LINK_PROBE_TIMEOUT = 3.0
 POD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KERNEL_DIRS = ("/proc", "/dev", "/sys")
 
@@ -62,6 +67,12 @@ class PodLaunch:
     container_dir: Path  # host folder for the container disk; wiped at every start and stop
     ssh_port: int | None  # public port of sshd on 127.0.0.1; None: 22/tcp not exposed, no sshd
     boot_delay: float  # seconds before sshd listens (image pull, boot)
+    link: links.LinkInfo | None = None  # the emulated link to run in (open_link); None: loopback
+
+    @property
+    def ssh_host(self) -> str:
+        """Where sshd listens: the pod's address on its link, or the host's loopback."""
+        return self.link.pod_ip if self.link else "127.0.0.1"
 
 
 class PodHost:
@@ -89,6 +100,8 @@ class PodHost:
         with self._lock(launch.pod_id):
             if self._running_pid(launch.pod_id) is not None:
                 raise PodHostError(f"pod {launch.pod_id} is already running")
+            if launch.link is not None and links.link_info(self._pod_dir(launch.pod_id)) != launch.link:
+                raise PodHostError(f"pod {launch.pod_id}'s emulated link is not running")
             pod_dir = self._pod_dir(launch.pod_id)
             pod_dir.mkdir(parents=True, exist_ok=True)
             wipe(Path(launch.container_dir))
@@ -111,6 +124,7 @@ class PodHost:
             if pid is not None:
                 self._terminate(pod_id, pid)
             self._forget(pod_id)
+            links.close_link(self._pod_dir(pod_id))
             container_dir = self._launch_info(pod_id).get("container_dir")
             if container_dir:
                 shutil.rmtree(container_dir, ignore_errors=True)
@@ -123,13 +137,40 @@ class PodHost:
         """Whether the pod's sshd accepts TCP connections on its port and sends an SSH banner."""
         if not self.is_running(pod_id):
             return False
-        port = self._launch_info(pod_id).get("ssh_port")
-        return port is not None and speaks_ssh(port)
+        info = self._launch_info(pod_id)
+        port = info.get("ssh_port")
+        host = info.get("ssh_host", "127.0.0.1")
+        # An emulated link may add hundreds of milliseconds each way to the connect and the banner.
+        timeout = LOOPBACK_PROBE_TIMEOUT if host == "127.0.0.1" else LINK_PROBE_TIMEOUT
+        return port is not None and speaks_ssh(host, port, timeout)
 
     def stop_all(self) -> None:
         """Stop every pod this state folder knows, including pods adopted from a former server."""
         for pod_id in sorted(set(self._children) | self._pod_ids_with_pid_file()):
             self.stop(pod_id)
+
+    # --- emulated links -----------------------------------------------------------------------
+
+    def open_link(self, pod_id: str, api_port: int, netem: links.Netem) -> links.LinkInfo:
+        """Start the pod's emulated link (before `start`, whose launch then names it).
+
+        Raises links.LinkError when the link cannot be made.
+        """
+        with self._lock(pod_id):
+            return links.open_link(self._pod_dir(pod_id), api_port, netem)
+
+    def link(self, pod_id: str) -> links.LinkInfo | None:
+        """The pod's running emulated link, or None (a loopback pod, or a stopped one)."""
+        return links.link_info(self._pod_dir(pod_id)) if POD_ID.match(pod_id) else None
+
+    def link_settings(self, pod_id: str) -> links.Netem:
+        """The settings the pod's link was last given."""
+        return links.current(self._pod_dir(pod_id))
+
+    def set_link(self, pod_id: str, netem: links.Netem) -> None:
+        """Change the running link's delay, loss, rate or state; raises links.LinkError."""
+        with self._lock(pod_id):
+            links.apply(self._pod_dir(pod_id), netem)
 
     # --- for debugging and tests --------------------------------------------------------------
 
@@ -154,7 +195,8 @@ class PodHost:
         return self.state_dir / pod_id
 
     def _pod_ids_with_pid_file(self) -> set[str]:
-        return {path.parent.name for path in self.state_dir.glob("*/pid")}
+        # A link without a pod (a start that failed half-way, a crashed server) is stopped too.
+        return {path.parent.name for pattern in ("*/pid", "*/link.json") for path in self.state_dir.glob(pattern)}
 
     def _launch_info(self, pod_id: str) -> dict:
         try:
@@ -260,6 +302,7 @@ def write_launch_file(pod_dir: Path, launch: PodLaunch) -> Path:
         "volume_dir": str(Path(launch.volume_dir).resolve()),
         "volume_mount_path": launch.volume_mount_path,
         "ssh_port": launch.ssh_port,
+        "ssh_host": launch.ssh_host,
         "boot_at": time.time() + max(0.0, launch.boot_delay),
         "runpodctl": str(RUNPODCTL),
     }
@@ -273,6 +316,9 @@ def spawn(launch: PodLaunch, launch_file: Path, log_file: Path) -> subprocess.Po
         UNSHARE, "--pid", "--fork", "--kill-child", "--mount", "--uts", "--mount-proc",
         SYSTEM_PYTHON, "-I", "-u", str(POD_INIT), str(launch_file),
     ]  # fmt: skip
+    if launch.link is not None:
+        # nsenter execs unshare: the pid PodHost records stays unshare's.
+        argv = [NSENTER, f"--net={launch.link.netns}", "--", *argv]
     env = {"PATH": STANDARD_PATH, "HOME": "/root", **launch.env}
     with open(log_file, "ab") as log:
         log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} start {launch.pod_id}\n".encode())
@@ -336,10 +382,10 @@ def signal_process(pid: int | None, recorded_start: str | None, signum: int) -> 
         pass
 
 
-def speaks_ssh(port: int) -> bool:
-    """Whether something on 127.0.0.1:port accepts a connection and greets with `SSH-`."""
+def speaks_ssh(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something on host:port accepts a connection and greets with `SSH-`."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
             greeting = b""
             while len(greeting) < 4:
                 chunk = connection.recv(4 - len(greeting))

@@ -75,8 +75,8 @@ def _direct_ssh(pod: Pod, status: str) -> dict | None:
     """sshd on the published 22/tcp port, once the container runs (it may refuse until sshd is up)."""
     if status != "RUNNING" or not pod.ssh_port:
         return None
-    return {"host": "127.0.0.1", "port": pod.ssh_port, "username": "root",
-            "command": f"ssh root@127.0.0.1 -p {pod.ssh_port}"}  # fmt: skip
+    return {"host": pod.ssh_host, "port": pod.ssh_port, "username": "root",
+            "command": f"ssh root@{pod.ssh_host} -p {pod.ssh_port}"}  # fmt: skip
 
 
 def _runtime(pod: Pod, life: Lifecycle) -> dict | None:

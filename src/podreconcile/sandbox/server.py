@@ -28,6 +28,7 @@ from graphql import (
 )
 from graphql.language import OperationDefinitionNode
 
+from . import links
 from .lifecycle import Lifecycle
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .rest import OPERATIONS
@@ -301,6 +302,21 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             store.save()
         return {"pod_id": pod.id, "desiredStatus": pod.desired_status, "lastStatusChange": pod.last_status_change}
 
+    def _admin_link(self, args: dict) -> dict:
+        """`sandbox link`: set a running emulated pod's delay, jitter, loss and rate, or take it down."""
+        netem = links.netem_from_dict(args["netem"])
+        store = self.sandbox.store
+        with store.lock:
+            pod = store.find_pod(args["pod_id"])
+        if pod is None:
+            raise ValueError(f"no pod {args['pod_id']}")
+        try:
+            # Not under the store lock: the link process may take a moment to apply the settings.
+            self.sandbox.life.set_link(pod, netem)
+        except links.LinkError as error:
+            raise ValueError(str(error).rstrip(".")) from None
+        return {"pod_id": pod.id, "netem": netem.describe()}
+
     def _admin_rename(self, args: dict) -> dict:
         """Rename a pod, as RunPod's console (or v2 `PATCH /pods/{id}` with `name`) can, behind the client's back."""
         store = self.sandbox.store
@@ -320,7 +336,8 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
         with store.lock:
             pods = [
                 {"id": p.id, "name": p.name, "desiredStatus": p.desired_status, "sshPort": p.ssh_port
-                 if p.desired_status == "RUNNING" else None, "networkVolumeId": p.network_volume_id}
+                 if p.desired_status == "RUNNING" else None, "sshHost": p.ssh_host,
+                 "networkVolumeId": p.network_volume_id, "link": self.sandbox.life.link_view(p)}
                 for p in store.live_pods()
             ]
             volumes = [{"id": v.id, "name": v.name, "size": v.size, "dataCenterId": v.data_center_id}

@@ -89,6 +89,7 @@ class Pod:
     last_started_at: str = field(default_factory=now_iso)
     started_monotonic: float = 0.0
     ssh_port: int | None = None
+    ssh_host: str = "127.0.0.1"  # sshd's address: the loopback, or the pod's own on an emulated link
     terminated_at: str | None = None
     boots: int = 0  # starts so far: the first is PROVISIONING over v2, later ones STARTING
     locked: bool = False
