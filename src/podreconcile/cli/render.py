@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from podreconcile.core.plan import Action, Kind, LaunchMode, Plan
+from podreconcile.core.plan import Action, FieldChange, Kind, LaunchMode, Plan
 
 SYMBOLS = {
     Kind.ADOPT_POD: "=",
@@ -83,13 +83,21 @@ def title(action: Action) -> str:
     return action.kind.value.replace("_", " ")
 
 
+def change_text(change: FieldChange) -> str:
+    """`image: 'a' -> 'b'`; an env value is never shown, only that it changed (`env.HF_TOKEN: (changed)`)."""
+    if change.field.startswith("env."):
+        what = "added" if change.old is None else "removed" if change.new is None else "changed"
+        return f"{change.field}: ({what})"
+    return f"{change.field}: {change.old!r} -> {change.new!r}"
+
+
 def details(action: Action, now: float | None = None) -> list[str]:
     found = []
     if action.pod_id and action.kind is not Kind.REPLACE_POD:
         found.append(f"pod: {action.pod_id}")
     if action.kind is Kind.REPLACE_POD:
         found.append(f"old pod: {action.pod_id}")
-        found.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
+        found.extend(change_text(c) for c in action.changes)
     if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
         found.append(f"gpu: {' then '.join(action.gpu_types)}")
         if action.data_center:

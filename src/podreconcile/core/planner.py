@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from podreconcile.core.desired import Desired
 from podreconcile.core.observation import Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
+from podreconcile.core.secret import SHOWN, digest, is_digest
 from podreconcile.core.plan import Action, FieldChange, Kind, LaunchMode, Plan
 from podreconcile.core.run_observation import RunFacts, RunState
 from podreconcile.core.state import State
@@ -120,9 +121,21 @@ def replacement_changes(desired: Desired, pod: PodFacts, recorded: dict | None) 
     if chosen and chosen not in desired.gpu_types:
         changes.append(FieldChange("gpu_type", chosen, list(desired.gpu_types)))
     for name, new in desired.pod_config.items():
-        if name in recorded and recorded[name] != new:
+        if name == "env" and isinstance(recorded.get("env"), dict):
+            changes.extend(_env_changes(recorded["env"], new))
+        elif name in recorded and recorded[name] != new:
             changes.append(FieldChange(name, recorded[name], new))
     return tuple(changes)
+
+
+def _env_changes(recorded: dict, desired: dict) -> list[FieldChange]:
+    """One change per env name, never with a value: both sides are hashes (`env.HF_TOKEN: (changed)`).
+
+    A state file of an older release may hold plain values; they are hashed before comparing.
+    """
+    old = {str(k): v if is_digest(v) else digest(str(v)) for k, v in recorded.items()}
+    return [FieldChange(f"env.{name}", SHOWN if name in old else None, SHOWN if name in desired else None)
+            for name in sorted(set(old) | set(desired)) if old.get(name) != desired.get(name)]
 
 
 def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str | None]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from podreconcile.core.spec.hide import hide_secrets
 from podreconcile.core.spec.messages import problems_from
 from podreconcile.core.spec.models import SourceInfo, Spec
 from podreconcile.core.spec.problems import InvalidSpec, Problem
@@ -59,9 +60,11 @@ def parse_spec(text: str, file: str, settings: Settings) -> Spec:
     if spec is not None:
         problems += check_rules(spec, source)
     if problems:
-        raise InvalidSpec(problems)
+        raise InvalidSpec(hide_secrets(problems, filled.secrets))
     assert spec is not None
     spec._source = SourceInfo(file, source)
+    spec._substituted_env = frozenset(
+        str(path[2]) for path in filled.variables if len(path) == 3 and path[:2] == ("pod", "env"))
     return spec
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
+from podreconcile.core.secret import digest
 from podreconcile.core.spec.fields import (
     POD_NAME_PREFIX,
     AbsolutePath,
@@ -136,7 +137,15 @@ class PodSpec(_Model):
         default_factory=dict, examples=['{HF_HOME: /workspace/hf-cache}'],
         description=(
             "Environment variables of the pod, at most 50. RUNPOD_* and PUBLIC_KEY are reserved "
-            "(RunPod sets them)."
+            "(RunPod sets them). Plans and the state file show and keep every value only as a hash; "
+            "a value written with `${VAR}` is a secret: the training log masks it."
+        ),
+    )
+    secret_env: Annotated[list[EnvKey], AfterValidator(_unique)] = Field(
+        default_factory=list, examples=["[WANDB_API_KEY]"],
+        description=(
+            "Names in pod.env whose values are secrets although written in the file itself; like every "
+            "`${VAR}` value of pod.env, the training log masks them."
         ),
     )
 
@@ -313,6 +322,12 @@ class Spec(_Model):
     )
 
     _source: SourceInfo = PrivateAttr(default_factory=lambda: SourceInfo("podspec.yaml"))
+    _substituted_env: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secret_env(self) -> tuple[str, ...]:
+        """The pod env names whose values are secrets: filled from `${VAR}`, or listed in pod.secret_env."""
+        return tuple(sorted(set(self.pod.secret_env) | (self._substituted_env & set(self.pod.env))))
 
     @property
     def pod_name(self) -> str:
@@ -338,4 +353,7 @@ def immutable_fields(spec: Spec) -> dict[str, object]:
     `env` is among them: editing a pod's env makes RunPod reset it, wiping the container disk.
     """
     dumped = spec.pod.model_dump()
-    return {name: dumped[name] for name in IMMUTABLE_POD_FIELDS}
+    fields = {name: dumped[name] for name in IMMUTABLE_POD_FIELDS}
+    # Env values may be secrets: plans and the state file compare and keep them only as hashes.
+    fields["env"] = {key: digest(value) for key, value in spec.pod.env.items()}
+    return fields

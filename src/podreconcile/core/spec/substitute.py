@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from podreconcile.core.secret import Secret
 from podreconcile.core.spec.problems import Path, Problem
 from podreconcile.core.spec.settings import ENV_FILE_NAME, Settings
 from podreconcile.core.spec.source import SourceMap
@@ -27,6 +28,7 @@ class Substitution:
     tree: Any
     variables: dict[Path, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    secrets: dict[str, Secret] = field(default_factory=dict)  # every variable used, by name
 
 
 def substitute(tree: Any, settings: Settings, source: SourceMap) -> Substitution:
@@ -59,7 +61,8 @@ def _fill_string(text: str, path: Path, settings: Settings, source: SourceMap, o
         if value is None:
             out.problems.append(source.problem(path, _unset(name)))
             return match.group()
-        return value
+        out.secrets[name] = value
+        return value.reveal()
 
     return _TOKEN.sub(replace, text)
 
