@@ -16,6 +16,7 @@ from podreconcile.core.observation import Observation
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import FORMAT_VERSION, Plan
 from podreconcile.core.state import State
+from podreconcile.engine.private_files import write_private
 from podreconcile.engine.project import Project
 
 LABELS = {
@@ -61,7 +62,7 @@ def basis(project: Project, state: State, obs: Observation) -> dict[str, str]:
 def save(path: Path, project: Project, plan: Plan, facts: dict[str, str], force_restart: bool) -> None:
     document = {"format_version": FORMAT_VERSION, "spec": str(project.spec_path), "basis": facts,
                 "options": {"force_restart": force_restart}, "plan": plan.to_dict()}
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    write_private(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def load(path: Path) -> SavedPlan:

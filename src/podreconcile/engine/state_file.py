@@ -1,8 +1,10 @@
 """`.podreconcile/state.json`: what podreconcile learned, kept between runs. Never secrets.
 
-Written atomically (temp file, fsync, rename, fsync of the folder) after every step. Commands that
-change things hold `.podreconcile/lock`; a second one fails at once naming the holder, and a lock is
-never broken (the kernel drops a dead holder's flock by itself).
+Written atomically (temp file, fsync, rename, fsync of the folder) after every step, 0600 in a 0700
+folder, never through a symlink (engine/private_files.py). Commands that change things hold
+`.podreconcile/lock`; a second one fails at once naming the holder, and a lock is never broken (the
+kernel drops a dead holder's flock by itself). A state file of an unknown format is refused, never
+rewritten.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.state import FORMAT, State, parse_state
+from podreconcile.core.state import FORMAT, State, StateFormatError, parse_state
+from podreconcile.engine.private_files import open_private, private_folder, read_private, write_private
 
 
 class StateFile:
@@ -26,33 +29,31 @@ class StateFile:
 
     def read(self) -> State:
         try:
-            raw = json.loads(self.path.read_text())
+            private_folder(self.folder, create=False)
+            raw = json.loads(read_private(self.path))
         except FileNotFoundError:
             return State()
         except (OSError, ValueError) as error:
-            raise UserError(f"{self.path} is unreadable ({error}); move it aside and run again to adopt the pod by name.") from None
-        return parse_state(raw if isinstance(raw, dict) else {})
+            raise UserError(f"{self.path} is unreadable ({error}); move it aside and run again "
+                            "to adopt the pod by name.") from None
+        if not isinstance(raw, dict):
+            raise UserError(f"{self.path} is not a JSON object; move it aside and run again to adopt the pod by name.")
+        try:
+            return parse_state(raw)
+        except StateFormatError as error:
+            raise UserError(f"{self.path} cannot be used: {error}; or move it aside and run again to adopt "
+                            "the pod by name.") from None
 
     def write(self, state: State) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         payload = {k: v for k, v in asdict(state).items() if k != "extra"}
         payload = {**state.extra, **payload, "format": FORMAT}
-        tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(self.path, json.dumps(payload, indent=2, sort_keys=True).encode())
 
     def lock(self, command: str) -> None:
         """Take the project's lock or fail at once, naming who holds it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        private_folder(self.folder)
+        fd = open_private(self.folder / "lock", os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
