@@ -19,6 +19,7 @@ from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.planner import plan as make_plan
+from podreconcile.core.spec.command import fill
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import (
@@ -225,7 +226,7 @@ def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, 
 
 def _tensorboard_command(project: Project) -> str:
     spec, q = project.spec, shlex.quote
-    logdir = spec.tensorboard.logdir.format(run_name=project.run_name)
+    logdir = fill(spec.tensorboard.logdir, {"run_name": project.run_name})
     full = logdir if logdir.startswith("/") else f"{spec.code.path.rstrip('/')}/{logdir}"
     binary = f"{spec.run.venv.rstrip('/')}/bin/tensorboard" if spec.run.venv else "tensorboard"
     serve = f"{q(binary)} --logdir {q(full)} --host 127.0.0.1 --port {int(spec.tensorboard.port)}"

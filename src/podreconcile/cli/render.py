@@ -109,6 +109,8 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else f"files: {UNKNOWN}")
     if action.kind is Kind.LAUNCH_RUN:
         found.append(_launch_detail(action, now))
+        if action.command:
+            found.append(f"command: {action.command}")
     return found
 
 

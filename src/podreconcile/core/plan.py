@@ -52,6 +52,7 @@ class Action:
     checkpoint_mtime: float | None = None  # seconds since the epoch, as the pod's filesystem says
     files: int | None = None
     bytes: int | None = None
+    command: str | None = None  # launch_run: the training command exactly as it will run
 
     def to_dict(self) -> dict:
         raw = asdict(self)

@@ -16,6 +16,7 @@ No I/O, no clock, no logging. The decision ladder, rung by rung:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from podreconcile.core.desired import Desired
@@ -45,7 +46,8 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
                    f"Terminate the extra ones in the RunPod console, then apply again.")
         return Plan(stop_strays, summary="Ambiguous pods.", blocker=blocker)
     steps = _pod_steps(desired, state, obs, options, pod, adopt)
-    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=steps.notes)
+    actions = tuple(dataclasses.replace(a, command=desired.command) if a.kind is Kind.LAUNCH_RUN else a for a in steps.actions)
+    return Plan(stop_strays + actions, summary=steps.summary, blocker=steps.blocker, notes=steps.notes)
 
 
 # ---- rungs 2 to 4 ----

@@ -233,7 +233,7 @@ class Applier:
             "mount": self.project.mount,
             "code_path": spec.code.path,
             "output_dir": self.project.output_dir,
-            "command": run.command.format(config=run.config),
+            "command": self.project.command,
             "resume_args": run.resume_args,
             "mode": "force_restart" if mode is LaunchMode.FORCE_RESTART else "auto",
             "setup": run.setup,

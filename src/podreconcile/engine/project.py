@@ -18,6 +18,7 @@ from podreconcile.core.spec import (
     load_spec,
     read_training_config,
 )
+from podreconcile.core.spec.command import fill
 from podreconcile.engine.state_file import StateFile
 
 
@@ -43,6 +44,11 @@ class Project:
         return posixpath.join(self.spec.code.path, self.training.output_dir)
 
     @property
+    def command(self) -> str:
+        """run.command as it will run: `{config}` and `{run_name}` filled in literally."""
+        return fill(self.spec.run.command, {"config": self.spec.run.config, "run_name": self.run_name})
+
+    @property
     def state_file(self) -> StateFile:
         return StateFile(self.dir)
 
@@ -57,6 +63,7 @@ class Project:
             stop_pod_when_done=self.spec.run.stop_pod_when_done,
             has_data=bool(self.spec.data),
             max_runtime_s=self.spec.run.max_runtime,
+            command=self.command,
         )
 
     def ssh_key(self) -> Path:

@@ -205,10 +205,14 @@ class RunSpec(_Model):
     )
     command: Annotated[
         Text,
-        placeholders(required="config", allowed=frozenset({"config"}), example=DEFAULT_COMMAND),
+        placeholders(required="config", allowed=frozenset({"config", "run_name"}), example=DEFAULT_COMMAND),
     ] = Field(
         DEFAULT_COMMAND, examples=[DEFAULT_COMMAND],
-        description="The training command, run in code.path; must contain {config}.",
+        description=(
+            "The training command, run in code.path; must contain {config}. {config} and {run_name} "
+            "are replaced literally; any other brace is left as written, and the plan shows the command "
+            "as it will run."
+        ),
     )
     resume_args: Annotated[
         Text,
