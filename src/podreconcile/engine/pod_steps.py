@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from podreconcile.core.ports import PodShell
-from podreconcile.core.run_observation import RunFacts, parse_probe
+from podreconcile.core.errors import PermanentError
+from podreconcile.core.run_observation import ProbeParseError, RunFacts, parse_probe
 from podreconcile.remote import runner_archive
 
 SESSION = "train"
@@ -57,7 +58,11 @@ def probe(session: PodShell, paths: RunPaths, venv: str | None) -> RunFacts:
     args = [paths.mount, paths.run_name, paths.output_dir, paths.code_path] + ([venv] if venv else [])
     command = "python3 - " + " ".join(shlex.quote(a) for a in args)
     result = session.run(command, what="reading the run's state on the pod", stdin=_program("probe.py"), timeout=60)
-    return parse_probe(result.stdout)
+    try:
+        return parse_probe(result.stdout)
+    except ProbeParseError:
+        raise PermanentError("The run's state on the pod is unreadable (the probe printed no JSON); check the "
+                             "pod's python3 with `podreconcile logs`, or stop the pod and apply again.") from None
 
 
 def launch(session: PodShell, paths: RunPaths, launch: dict) -> None:
