@@ -183,7 +183,8 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
     pod_id = project.state_file.read().pod_id
     try:
         progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
-        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info)
+        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info,
+                        launch_id=applier.launch_id)
     except KeyboardInterrupt:
         progress.step("detached; training goes on. Reattach with: podreconcile logs --follow")
         return None

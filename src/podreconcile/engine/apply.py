@@ -53,6 +53,7 @@ class Applier:
     report: Reporter
     options: Options
     last: Observation | None = None
+    launch_id: str | None = None  # of the launch this apply made: the one follow waits to end
 
     @property
     def states(self) -> StateFile:
@@ -170,6 +171,7 @@ class Applier:
         session = self.conn.session(self._running_pod())
         launch = self._launch_document(action.mode or LaunchMode.AUTO)
         pod_steps.launch(session, paths(self.project), launch)
+        self.launch_id = launch["launch_id"]
         self.report.info(f"training started in tmux session `{pod_steps.SESSION}` (launch {launch['launch_id']})")
 
     # ---- helpers ----
@@ -245,6 +247,8 @@ class Applier:
             "api_url_fallback": None,
             # Seconds between the last log line and the pod stop: an attached follower reads it first.
             "stop_delay_s": 3,
+            # The env names whose values the runner masks in the logs (names only, never values).
+            "secret_env": list(spec.secret_env),
         }
 
     def _save(self, **changes) -> None:

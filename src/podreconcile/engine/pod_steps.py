@@ -15,7 +15,7 @@ from importlib import resources
 
 from podreconcile.core.ports import PodShell
 from podreconcile.core.errors import PermanentError
-from podreconcile.core.run_observation import ProbeParseError, RunFacts, parse_probe
+from podreconcile.core.run_observation import ProbeParseError, RunFacts, RunStatus, parse_probe, parse_status
 from podreconcile.remote import runner_archive
 
 SESSION = "train"
@@ -43,6 +43,10 @@ class RunPaths:
     @property
     def launch_file(self) -> str:
         return posixpath.join(self.run_dir, "launch.json")
+
+    @property
+    def status_file(self) -> str:
+        return posixpath.join(self.run_dir, "status.json")
 
     @property
     def current_log(self) -> str:
@@ -89,6 +93,13 @@ def follow_command(paths: RunPaths, lines: int | None = None, skip: int = 0) -> 
     else:
         start = "0" if skip else str(int(lines))
     return f"tail -n {start} -F {shlex.quote(paths.current_log)} 2>/dev/null"
+
+
+def read_status(session: PodShell, paths: RunPaths) -> RunStatus | None:
+    """The run's status.json as the runner wrote it; None when absent or unreadable (capped at 1 MB)."""
+    command = f"head -c 1048577 {shlex.quote(paths.status_file)} 2>/dev/null || true"
+    result = session.run(command, what="reading the run's status on the pod", timeout=60)
+    return parse_status(result.stdout)
 
 
 def read_log(session: PodShell, path: str, lines: int | None) -> str:
