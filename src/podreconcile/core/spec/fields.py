@@ -142,7 +142,16 @@ def _unknown_placeholder(used: str, allowed: frozenset[str]) -> str:
 Text = Annotated[str, AfterValidator(_text)]
 Name = Annotated[str, AfterValidator(_name)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
-ProjectPath = Annotated[str, AfterValidator(_relative)]
+def _no_parent(value: str) -> str:
+    if ".." in value.split("/"):
+        raise ValueError(
+            f"must stay inside the project (where podspec.yaml is), got {value!r}; copy the data into "
+            "the project and name it relative to it (a symlink that leads outside is refused too)"
+        )
+    return value
+
+
+ProjectPath = Annotated[str, AfterValidator(_relative), AfterValidator(_no_parent)]
 SyncedProjectPath = Annotated[str, AfterValidator(_relative), AfterValidator(_inside_project)]
 Port = Annotated[str, AfterValidator(_port)]
 EnvKey = Annotated[str, AfterValidator(_env_key)]

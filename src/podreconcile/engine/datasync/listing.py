@@ -28,8 +28,20 @@ def local_data(project_dir: Path, items: Iterable) -> list[DataFile]:
     found: dict[str, DataFile] = {}
     for index, item in enumerate(items):
         for data_file in _files_of_item(project_dir, index, item):
+            _inside(project_dir, data_file.local, index)
             _add_once(found, data_file, index)
     return [found[remote] for remote in sorted(found)]
+
+
+def _inside(project_dir: Path, path: Path, index: int) -> None:
+    """Data comes from the project: a symlink (or a `from`) that leads out of it is refused, since a
+    cloned repository could point one at ~/.ssh and have it uploaded."""
+    real, root = Path(os.path.realpath(path)), Path(os.path.realpath(project_dir))
+    if real != root and root not in real.parents:
+        raise UserError(
+            f"data[{index}]: {path} leads outside the project (to {real}); podreconcile uploads only files "
+            "inside the project. Copy the file in, or remove the link."
+        )
 
 
 def _files_of_item(project_dir: Path, index: int, item) -> Iterator[DataFile]:
