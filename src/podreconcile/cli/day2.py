@@ -96,7 +96,13 @@ def logs_command(
         if not start:
             raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
                             "starts it, prints the log and stops it again (or `podreconcile apply` resumes training).")
-        retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
+        # Starting and stopping the pod is a change: an apply that holds the lock must not lose its pod.
+        project.state_file.lock("logs --start")
+        try:
+            retry.call(lambda: wiring.provider(project).resume_pod(pod.id, project.spec.pod.gpu_count, _bid(project)))
+        except BaseException:
+            project.state_file.unlock()
+            raise
         started = True
     conn = wiring.connection(project, False)
     try:
@@ -109,8 +115,11 @@ def logs_command(
             sys.stdout.write(pod_steps.read_log(session, path, tail))
     finally:
         if started:
-            retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
-            Progress().step(f"stopped pod {pod.id} again")
+            try:
+                retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
+                Progress().step(f"stopped pod {pod.id} again")
+            finally:
+                project.state_file.unlock()
 
 
 def conn_follow(project: Project, conn: Connection, pod: PodFacts, tail: int | None) -> None:
