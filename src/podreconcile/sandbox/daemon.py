@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from podreconcile.sandbox.private import private_dir, write_private
+
 
 class SandboxError(Exception):
     """A sandbox command could not be done; the message says why and what to do."""
@@ -70,7 +72,7 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
     current = running(home)
     if current:
         return current
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
     command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay)]
@@ -174,6 +176,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     from .server import Sandbox, make_server
     from .store import Store
 
+    private_dir(home)
     store = Store(home)
     host = PodHost(home / "run")
     server = make_server(None, port)  # bind first: the pods need the URL
@@ -186,10 +189,7 @@ def serve(home: Path, port: int, boot_delay: float) -> None:
     with store.lock:
         lifecycle.reboot_running()
         store.save()
-    tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key}))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, home / "server.json")
+    write_private(home / "server.json", json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key}).encode())
     _watch_owner(server)
     try:
         server.serve_forever(poll_interval=0.2)
