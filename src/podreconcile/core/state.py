@@ -51,7 +51,7 @@ def parse_state(raw: dict) -> State:
     field of the wrong type raise StateFormatError (the file is never rewritten as an older one)."""
     version = raw.get("format", FORMAT)
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT:
-        raise StateFormatError(f"it has format {str(version)[:20]!r}, which this podreconcile (format {FORMAT}) "
+        raise StateFormatError(f"it has format {str(version)[:20]}, which this podreconcile (format {FORMAT}) "
                                "does not know; upgrade podreconcile")
     known = {f for f in State.__dataclass_fields__ if f != "extra"}
     return State(

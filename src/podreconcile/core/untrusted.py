@@ -23,9 +23,15 @@ def json_value(text: str, limit: int = MAX_TEXT) -> Any:
     if not isinstance(text, str) or len(text) > limit:
         return None
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):  # ValueError also covers ints past Python's digit limit
+        return json.loads(text, parse_int=_int, parse_constant=lambda _: None)
+    except (ValueError, RecursionError):
         return None
+
+
+def _int(digits: str) -> int | None:
+    """A JSON integer, unless it is too long to be one we wrote: then that value alone is unreadable
+    (int() of 5,000 digits raises, and a big one costs quadratic time)."""
+    return int(digits) if len(digits) <= 24 else None
 
 
 def as_int(value: Any, low: int = -MAX_INT, high: int = MAX_INT) -> int | None:
