@@ -112,3 +112,33 @@ def test_settings_are_frozen() -> None:
     settings = Settings({"A": "1"})
     with pytest.raises(AttributeError):
         settings.values = {}  # type: ignore[misc]
+
+
+def test_a_missing_env_file_is_named_with_the_copy_command(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {})
+    assert settings.missing("SSH_KEY_PATH") == (
+        ".runpod.env is missing next to podspec.yaml, so SSH_KEY_PATH is not set; create it with "
+        "`cp .runpod.env.example .runpod.env` and fill in your values (or set SSH_KEY_PATH in the environment).")
+    (tmp_path / ".runpod.env").write_text("A=1\n")
+    assert load_settings(tmp_path, {}).missing("SSH_KEY_PATH").startswith("SSH_KEY_PATH is not set; put it in ")
+
+
+def test_the_example_files_placeholder_key_is_recognised(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".runpod.env.example"
+    (tmp_path / ".runpod.env").write_text(example.read_text())
+    assert load_settings(tmp_path, {}).api_key_is_placeholder
+    assert not load_settings(tmp_path, {"RUNPOD_API_KEY": "rpa_real"}).api_key_is_placeholder
+
+
+def test_the_placeholder_key_is_refused_before_any_api_client_exists(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from podreconcile.cli import wiring
+    from podreconcile.core.errors import UserError
+
+    monkeypatch.delitem(sys.modules, "podreconcile.adapters.runpod_graphql", raising=False)
+    (tmp_path / ".runpod.env").write_text("RUNPOD_API_KEY=rpa_your_key_here\n")
+    project = type("P", (), {"settings": load_settings(tmp_path, {})})()
+    with pytest.raises(UserError, match="placeholder"):
+        wiring.provider(project)
+    assert "podreconcile.adapters.runpod_graphql" not in sys.modules
