@@ -28,8 +28,8 @@ def test_2_a_committed_lock_symlink_never_touches_its_target(project, tmp_path):
     folder.mkdir()
     (folder / "lock").symlink_to(victim)
     result = project.cli("stop", env=project.env(RUNPOD_API_KEY="rpa_WRONG"))
-    assert_clean_error(result, "is a symlink")
     assert victim.read_text() == "the user's file\n"
+    assert_clean_error(result, "holds a symlink (lock)")
 
 
 def test_2_a_state_folder_committed_to_the_repository_is_refused(project):
