@@ -303,3 +303,13 @@ def test_9_an_output_dir_that_climbs_out_of_the_volume_is_refused(tmp_path: Path
     project = project_dir(tmp_path, MINIMAL + "  output_dir: ../../../tmp/x\n")
     with pytest.raises(SpecError, match="outside the volume"):
         load_project(project / "podspec.yaml", environ={})
+
+
+@pytest.mark.parametrize("field", ["command", "setup", "resume_args"])
+def test_1_a_secret_in_a_command_is_refused_so_it_never_reaches_launch_json_or_the_plan(field: str) -> None:
+    value = {"command": "python t.py --config {config} --token ${HF_TOKEN}", "setup": "login ${HF_TOKEN}",
+             "resume_args": "--resume {checkpoint} --token ${HF_TOKEN}"}[field]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(MINIMAL + f"  {field}: \"{value}\"\n", "podspec.yaml", Settings({"HF_TOKEN": OLD_TOKEN}))
+    assert "add HF_TOKEN: ${HF_TOKEN} to pod.env and write $HF_TOKEN here" in str(caught.value)
+    assert OLD_TOKEN not in str(caught.value)

@@ -23,7 +23,7 @@ from podreconcile.core.spec.source import (
     parse_yaml,
     to_plain,
 )
-from podreconcile.core.spec.substitute import substitute
+from podreconcile.core.spec.substitute import secrets_in_commands, substitute
 
 _TOP_LEVEL = "version, name, pod, code and run"
 
@@ -57,6 +57,7 @@ def parse_spec(text: str, file: str, settings: Settings) -> Spec:
     # A field whose ${VAR} is unset only gets the "not set" message, not a knock-on type error.
     unset = {p.path for p in filled.problems}
     problems = filled.problems + [p for p in problems if p.path not in unset]
+    problems += secrets_in_commands(filled.variables, source)
     if spec is not None:
         problems += check_rules(spec, source)
     if problems:

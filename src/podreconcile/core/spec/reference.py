@@ -422,7 +422,9 @@ def render_reference() -> str:
         "- Secrets: a value that comes from `${VAR}` is never echoed in an error message. Every "
         "`pod.env` value is shown and stored only as a hash (plans say `env.HF_TOKEN: (changed)`); "
         "a `pod.env` value written as `${VAR}`, or named in `pod.secret_env`, is a secret: the "
-        "runner masks it in the training log.",
+        "runner masks it in the training log. `${VAR}` is refused in run.command, run.setup and "
+        "run.resume_args (its value would sit in launch.json, the plan and the process list): put it "
+        "in pod.env and write `$NAME` there, which the pod's shell expands.",
         f"- A duration is whole numbers with units d, h, m, s, largest first: {DURATION_EXAMPLES}.",
         "",
         "Sections: " + ", ".join(f"[{title}](#{title.lower().replace(' ', '-')})" for _, title in SECTIONS)

@@ -67,6 +67,22 @@ def _fill_string(text: str, path: Path, settings: Settings, source: SourceMap, o
     return _TOKEN.sub(replace, text)
 
 
+#: Fields that become a shell command on the pod: a value put there would sit in launch.json, the
+#: plan and the process list, so a `${VAR}` there must go through pod.env instead.
+COMMAND_FIELDS = (("run", "command"), ("run", "resume_args"), ("run", "setup"))
+
+
+def secrets_in_commands(variables: dict[Path, list[str]], source: SourceMap) -> list[Problem]:
+    """A problem for each `${VAR}` written into a command field."""
+    return [
+        source.problem(path, (
+            f"${{{names[0]}}} here would put its value into launch.json, the plan and the pod's process "
+            f"list; add {names[0]}: ${{{names[0]}}} to pod.env and write ${names[0]} here (the pod's shell "
+            "expands it)"))
+        for path, names in variables.items() if path in COMMAND_FIELDS
+    ]
+
+
 def _unset(name: str) -> str:
     return (
         f"${{{name}}} is not set; set {name} in the environment or in {ENV_FILE_NAME} "
