@@ -99,3 +99,30 @@ def test_9_logs_start_waits_for_no_one_and_takes_the_lock(project):
     finally:
         states.unlock()
     assert json.loads((project.root / ".podreconcile" / "state.json").read_text())["last_run"]["state"] == "succeeded"
+
+
+def test_1_a_rotated_secret_is_never_shown_stored_or_logged(project, tmp_path):
+    old, new = "wandb-OLD-s3cr3t-value", "wandb-NEW-s3cr3t-value"
+    env_file = project.root / ".runpod.env"
+    base = env_file.read_text()
+    env_file.write_text(base + f"WANDB_LOGIN={old}\n")
+    project.edit("podspec.yaml", pod__env={"TINY_DATA_FILE": "/workspace/data/tiny.txt", "WANDB_LOGIN": "${WANDB_LOGIN}"},
+                 run__command='echo "login=$WANDB_LOGIN" && python3 scripts/train.py --config {config}')
+    project.edit("configs/tiny.yaml", max_steps=3, save_steps=3)
+    applied = project.cli("apply", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    assert "login=[redacted]" in applied.stdout  # masked by value: the name has no KEY or TOKEN in it
+    wait_until(lambda: project.pod()["desiredStatus"] == "EXITED")
+
+    env_file.write_text(base + f"WANDB_LOGIN={new}\n")  # the token is rotated
+    saved = tmp_path / "plan.json"
+    outputs = [project.cli("plan", "--force-restart", *fmt) for fmt in
+               ((), ("--format", "markdown"), ("--format", "json"), ("--out", str(saved)))]
+    outputs.append(project.cli("status", "--json"))
+    assert "env.WANDB_LOGIN: (changed)" in outputs[0].stdout, outputs[0].stdout
+    texts = [r.stdout + r.stderr for r in outputs] + [saved.read_text(), project.current_log(), project.train_log(),
+                                                     (project.root / ".podreconcile" / "state.json").read_text()]
+    for text in texts:
+        assert old not in text and new not in text, text
+    assert oct((project.root / ".podreconcile" / "state.json").stat().st_mode & 0o777) == "0o600"
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
