@@ -85,3 +85,25 @@ def test_huge_and_deep_values_are_unreadable_not_errors() -> None:
     assert json_value('{"a": ' + "9" * 5000 + "}") == {"a": None}
     assert as_int("²") is None and as_int("١٢") is None and as_int(2**70) is None and as_int(True) is None
     assert as_float(10**400) is None and as_float(float("inf")) is None and as_float(1.5) == 1.5
+
+
+def test_escape_sequences_from_a_pod_never_reach_the_terminal_but_colours_do() -> None:
+    from podreconcile.core.terminal_text import printable
+
+    hostile = ("step 1 \x1b[32mok\x1b[0m\r\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x1b\\\x1b[2J\x1b[1A"
+               "\x1bPdcs\x1b\\\x9b31m\x00\x08end")
+    out = printable(hostile)
+    assert "\x1b]" not in out and "\x1b[2J" not in out and "\x1b[1A" not in out and "\x1bP" not in out
+    assert "\x9b" not in out and "\x00" not in out and "\x08" not in out
+    assert out.startswith("step 1 \x1b[32mok\x1b[0m\r") and out.endswith("end")
+
+
+@given(st.text())
+def test_printable_leaves_no_escape_but_colours(text: str) -> None:
+    import re as re_
+
+    from podreconcile.core.terminal_text import printable
+
+    out = printable(text)
+    assert not re_.search(r"\x1b(?!\[[0-9;]{0,32}m)", out)
+    assert not re_.search(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\x9b]", out)

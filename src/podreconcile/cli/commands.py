@@ -24,6 +24,7 @@ from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.state import LastRun, State
+from podreconcile.core.terminal_text import printable
 from podreconcile.engine import retry, saved_plans
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import Connection, observe
@@ -202,5 +203,5 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
 
 
 def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(printable(line) + "\n")  # the pod's text: no escape sequence reaches the terminal
     sys.stdout.flush()

@@ -20,6 +20,7 @@ from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.spec.command import fill
+from podreconcile.core.terminal_text import printable
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import (
@@ -112,7 +113,7 @@ def logs_command(
                 conn_follow(project, conn, pod, tail)
                 return
             path = run_paths.train_log if all_attempts else run_paths.current_log
-            sys.stdout.write(pod_steps.read_log(session, path, tail))
+            sys.stdout.write(printable(pod_steps.read_log(session, path, tail)))
     finally:
         if started:
             try:

@@ -9,11 +9,15 @@ any JSON object raises `ProbeParseError`.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from podreconcile.core.untrusted import MAX_INT, MAX_TEXT, as_bool, as_float, as_int, as_list, as_str, json_value
+
+
+_CHECKPOINT = re.compile(r"checkpoint-[0-9]{1,20}")
 
 
 class ProbeParseError(ValueError):
@@ -180,12 +184,18 @@ def _checkpoints(raw: Any) -> tuple[Checkpoint, ...]:
         if step is None:
             continue
         found.append(Checkpoint(
-            name=as_str(item.get("name"), 4096) or "checkpoint-%d" % step,
+            name=_checkpoint_name(item.get("name"), step),
             step=step,
             complete=as_bool(item.get("complete")),
             mtime=as_float(item.get("mtime"), 0, 1e11),
         ))
     return tuple(sorted(found, key=lambda c: c.step))
+
+
+def _checkpoint_name(value: Any, step: int) -> str:
+    """The folder's name as the probe saw it, if it is one (`checkpoint-<digits>`): it is printed."""
+    name = as_str(value, 40)
+    return name if name and _CHECKPOINT.fullmatch(name) else "checkpoint-%d" % step
 
 
 def _time(value: Any) -> datetime | None:
