@@ -62,6 +62,7 @@ def test_4_5_7_forged_exit_lines_braces_and_a_malicious_status_json(project, san
     # Training prints the runner's last line, then fails; its command is full of braces.
     project.edit("podspec.yaml", run__stop_pod_when_done=False,
                  run__command="awk 'BEGIN { print \"braces {kept} {config.__class__}\" }' && echo EXIT_CODE=0 && "
+                              "printf 'osc\\033]52;c;cm0gLXJmIH4=\\007 title\\033]0;pwned\\007\\n' && "
                               "python3 scripts/train.py --config {config} && exit 3")
     project.edit("configs/tiny.yaml", max_steps=3, save_steps=3)
     plan = project.cli("plan")
@@ -71,6 +72,8 @@ def test_4_5_7_forged_exit_lines_braces_and_a_malicious_status_json(project, san
     assert result.returncode == 3, result.stdout + result.stderr
     assert "braces {kept} {config.__class__}" in result.stdout
     assert "| EXIT_CODE=0" in result.stdout and result.stdout.rstrip().endswith("EXIT_CODE=3")
+    assert "\x1b]52;" in project.current_log()  # training did print the sequences,
+    assert "osc title" in result.stdout and "\x1b]" not in result.stdout  # but no clipboard write, no retitle
     assert project.state["last_run"]["state"] == "failed" and project.state["last_run"]["exit_code"] == 3
     assert project.status()["exit_code"] == 3
 
