@@ -13,7 +13,10 @@ def provider(project: Project) -> Provider:
     settings = project.settings
     key = settings.api_key
     if not key:
-        raise UserError(settings.missing("RUNPOD_API_KEY")[:-1] + " (for the sandbox: eval \"$(podreconcile sandbox up)\").")
+        if settings.env_file is None:
+            raise UserError(settings.missing("RUNPOD_API_KEY"))
+        raise UserError("RUNPOD_API_KEY is not set; put it in .runpod.env or the environment "
+                        "(for the sandbox: eval \"$(podreconcile sandbox up)\").")
     if settings.api_key_is_placeholder:
         where = settings.env_file or "the environment"
         raise UserError(f"RUNPOD_API_KEY in {where} is still the example's placeholder; put your key from "

@@ -69,8 +69,10 @@ class Project:
     def ssh_key(self) -> Path:
         path = self.settings.ssh_key_path
         if path is None:
-            raise UserError(self.settings.missing("SSH_KEY_PATH")[:-1] +
-                            " (make a key with: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519).")
+            if self.settings.env_file is None:
+                raise UserError(self.settings.missing("SSH_KEY_PATH"))
+            raise UserError("SSH_KEY_PATH is not set; put the path of your private SSH key in .runpod.env "
+                            "(make one with: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519).")
         if not path.is_file():
             raise UserError(f"SSH_KEY_PATH={path} does not exist; create it with `ssh-keygen -t ed25519 -f {path}` "
                             "or point SSH_KEY_PATH at your key in .runpod.env.")
