@@ -313,3 +313,42 @@ def test_1_a_secret_in_a_command_is_refused_so_it_never_reaches_launch_json_or_t
         parse_spec(MINIMAL + f"  {field}: \"{value}\"\n", "podspec.yaml", Settings({"HF_TOKEN": OLD_TOKEN}))
     assert "add HF_TOKEN: ${HF_TOKEN} to pod.env and write $HF_TOKEN here" in str(caught.value)
     assert OLD_TOKEN not in str(caught.value)
+
+
+# ---- 4. training output fakes the end of a run (the follower's half; the runner's is in test_runner_framing)
+
+
+class StatusShell:
+    """A PodShell that answers only the status.json read, with the texts given in turn."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def run(self, command: str, **_):
+        assert "status.json" in command
+        text = self.texts.pop(0) if len(self.texts) > 1 else self.texts[0]
+        return SimpleNamespace(exit_code=0, stdout=text, stderr="")
+
+
+RUN_PATHS = SimpleNamespace(status_file="/workspace/.podreconcile/runs/r/status.json")
+
+
+@pytest.mark.parametrize("status", [
+    '{"state": "running", "launch_id": "L1"}',                       # training printed the line
+    '{"state": "succeeded", "exit_code": 0, "launch_id": "L0"}',     # an older launch's end
+    '{"state": "succeeded", "launch_id": "L1"}',                     # no exit code recorded
+    '{"state": "succeeded", "exit_code": "²", "launch_id": "L1"}',
+    "not json",
+])
+def test_4_an_exit_line_is_the_end_only_when_status_json_records_it_for_this_launch(status: str) -> None:
+    from podreconcile.engine.follow import _confirmed
+
+    assert _confirmed(StatusShell(status), RUN_PATHS, "L1", wait=0) is None
+
+
+def test_4_the_runners_recorded_end_is_confirmed() -> None:
+    from podreconcile.engine.follow import _confirmed
+
+    ended = _confirmed(StatusShell('{"state": "failed", "exit_code": 3, "attempt": 2, "launch_id": "L1"}'),
+                       RUN_PATHS, "L1", wait=0)
+    assert (ended.exit_code, ended.attempt) == (3, 2)

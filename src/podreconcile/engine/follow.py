@@ -98,10 +98,11 @@ def _current_launch(session: PodShell, run_paths: pod_steps.RunPaths) -> str | N
     return status.launch_id if status else None
 
 
-def _confirmed(session: PodShell, run_paths: pod_steps.RunPaths, launch_id: str | None) -> RunStatus | None:
+def _confirmed(session: PodShell, run_paths: pod_steps.RunPaths, launch_id: str | None,
+               wait: float = CONFIRM_DEADLINE) -> RunStatus | None:
     """status.json once it records the end of `launch_id` (any launch when None); None when it does
-    not within CONFIRM_DEADLINE, so the line was not the runner's."""
-    deadline = time.monotonic() + CONFIRM_DEADLINE
+    not within `wait` seconds, so the line was not the runner's."""
+    deadline = time.monotonic() + wait
     while True:
         status = pod_steps.read_status(session, run_paths)
         if (status is not None and status.state in (RunState.SUCCEEDED, RunState.FAILED)
