@@ -55,7 +55,7 @@ def desired(*, network_volume: str | None = NV, stop_pod_when_done: bool = True,
     config = {"image": image, "gpu_count": gpu_count, "cloud": "SECURE", "interruptible": False,
               "bid_per_gpu": None, "network_volume": network_volume, "volume_mount_path": "/workspace",
               "container_disk_gb": 30, "volume_gb": None if network_volume else volume_gb,
-              "ports": ["22/tcp"], "env": env or {}}
+              "ports": ["22/tcp"], "env": {k: env_digest(v) for k, v in (env or {}).items()}}
     return Desired(pod_name=NAME, run_name=RUN, gpu_types=gpu_types, pod_config=config,
                    has_network_volume=network_volume is not None, stop_pod_when_done=stop_pod_when_done)
 

@@ -36,7 +36,7 @@ def test_dotenv_forms() -> None:
         "SSH_KEY_PATH": "~/.ssh/id_ed25519",
         "NETWORK_VOLUME_ID": "vol 1",
         "SINGLE": 'literal: \\n ${X} "q"',
-        "DOUBLE": 'line1\nline2 "quoted" \\ $HOME',
+        "DOUBLE": 'line1\nline2 "quoted" \\ \\$HOME',  # python-dotenv keeps \\$ as written
         "INLINE": "value",
         "HASH": "abc#def",
         "EMPTY": "",
@@ -58,9 +58,9 @@ def test_later_assignment_wins() -> None:
     ("text", "expected"),
     [
         ("A=1\n%bad\n", ".runpod.env:2:1: expected KEY=VALUE, where KEY is letters, digits and _"),
-        ("A=1\n  B\n", ".runpod.env:2:4: B: expected '=' after the name; write B=VALUE"),
-        ('A="rpa_secret\n', ".runpod.env:1:3: the value's \" quote is never closed; add the closing \""),
-        ("A='x' y\n", ".runpod.env:1:7: unexpected text after the closing quote"),
+        ("A=1\n  B\n", ".runpod.env:2:1: B: expected '=' after the name; write B=VALUE"),
+        ('A="rpa_secret\n', ".runpod.env:1:1: cannot be read as KEY=VALUE (is a quote left open?)"),
+        ("A='x' y\n", ".runpod.env:1:1: cannot be read as KEY=VALUE"),
     ],
 )
 def test_malformed_lines_are_located_and_never_show_values(text: str, expected: str) -> None:
@@ -74,17 +74,17 @@ def test_load_settings_reads_the_file_and_the_environment_wins(tmp_path: Path) -
     (tmp_path / ".runpod.env").write_text(ENV_FILE)
     settings = load_settings(tmp_path, {"NETWORK_VOLUME_ID": "from-env", "HOME": "/home/me", "EMPTY": "x"})
     assert settings.network_volume_id == "from-env"
-    assert settings.get("EMPTY") == "x"
-    assert settings.api_key == "rpa_secret_value"
+    assert settings.get("EMPTY").reveal() == "x"
+    assert settings.api_key.reveal() == "rpa_secret_value"
     assert settings.ssh_key_path == Path("/home/me/.ssh/id_ed25519")
-    assert settings.get("HOME") == "/home/me"
+    assert settings.get("HOME").reveal() == "/home/me"
     assert settings.env_file == tmp_path / ".runpod.env"
 
 
 def test_an_empty_environment_variable_still_wins(tmp_path: Path) -> None:
     (tmp_path / ".runpod.env").write_text("RUNPOD_API_KEY=from-file\n")
     settings = load_settings(tmp_path, {"RUNPOD_API_KEY": ""})
-    assert settings.get("RUNPOD_API_KEY") == ""
+    assert settings.get("RUNPOD_API_KEY").reveal() == ""
     assert settings.api_key is None
 
 
@@ -112,3 +112,33 @@ def test_settings_are_frozen() -> None:
     settings = Settings({"A": "1"})
     with pytest.raises(AttributeError):
         settings.values = {}  # type: ignore[misc]
+
+
+def test_a_missing_env_file_is_named_with_the_copy_command(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {})
+    assert settings.missing("SSH_KEY_PATH") == (
+        ".runpod.env is missing next to podspec.yaml, so SSH_KEY_PATH is not set; create it with "
+        "`cp .runpod.env.example .runpod.env` and fill in your values (or set SSH_KEY_PATH in the environment).")
+    (tmp_path / ".runpod.env").write_text("A=1\n")
+    assert load_settings(tmp_path, {}).missing("SSH_KEY_PATH").startswith("SSH_KEY_PATH is not set; put it in ")
+
+
+def test_the_example_files_placeholder_key_is_recognised(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / ".runpod.env.example"
+    (tmp_path / ".runpod.env").write_text(example.read_text())
+    assert load_settings(tmp_path, {}).api_key_is_placeholder
+    assert not load_settings(tmp_path, {"RUNPOD_API_KEY": "rpa_real"}).api_key_is_placeholder
+
+
+def test_the_placeholder_key_is_refused_before_any_api_client_exists(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from podreconcile.cli import wiring
+    from podreconcile.core.errors import UserError
+
+    monkeypatch.delitem(sys.modules, "podreconcile.adapters.runpod_graphql", raising=False)
+    (tmp_path / ".runpod.env").write_text("RUNPOD_API_KEY=rpa_your_key_here\n")
+    project = type("P", (), {"settings": load_settings(tmp_path, {})})()
+    with pytest.raises(UserError, match="placeholder"):
+        wiring.provider(project)
+    assert "podreconcile.adapters.runpod_graphql" not in sys.modules

@@ -48,11 +48,12 @@ def test_a_shared_file_naming_no_pod_is_left_alone(tmp_path) -> None:
     assert (tmp_path / ".podreconcile" / "state.json").exists()
 
 
-def test_a_symlinked_shared_file_is_not_moved(tmp_path) -> None:
+def test_a_symlinked_shared_file_is_neither_moved_nor_read(tmp_path) -> None:
     (tmp_path / "elsewhere.json").write_text(json.dumps({"pod_id": "p1", "pod_name": "podreconcile-one"}))
     (tmp_path / ".podreconcile").mkdir()
     (tmp_path / ".podreconcile" / "state.json").symlink_to(tmp_path / "elsewhere.json")
-    assert StateFile(tmp_path, "one").read() == State()
+    with pytest.raises(UserError, match="holds a symlink"):
+        StateFile(tmp_path, "one").read()
     assert (tmp_path / ".podreconcile" / "state.json").is_symlink()
 
 

@@ -26,6 +26,7 @@ from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.state import LastRun, State
+from podreconcile.core.terminal_text import printable
 from podreconcile.engine import day2, preflight, retry, saved_plans
 from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
 from podreconcile.engine.follow import follow
@@ -255,7 +256,8 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
     pod_id = project.state_file.read().pod_id
     try:
         progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
-        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info)
+        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info,
+                        launch_id=applier.launch_id)
     except KeyboardInterrupt:
         progress.step("detached; training goes on. Reattach with: podreconcile logs --follow")
         return None
@@ -283,5 +285,5 @@ def _remember_outcome(project: Project, ending) -> None:
 
 
 def _print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    sys.stdout.write(printable(line) + "\n")  # the pod's text: no escape sequence reaches the terminal
     sys.stdout.flush()

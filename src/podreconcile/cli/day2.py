@@ -24,6 +24,7 @@ from podreconcile.cli.commands import (
 from podreconcile.cli.render import Progress
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
+from podreconcile.core.terminal_text import printable
 from podreconcile.engine import day2
 from podreconcile.engine.project import Project, load_project
 
@@ -88,8 +89,8 @@ def logs_command(
         return
     # Reading takes no lock; starting and stopping the pod for it does.
     with _locked(project, "logs --start", lock_timeout) if start else nullcontext():
-        sys.stdout.write(day2.read_log(project, provider, conn, Progress(), tail=tail, all_attempts=all_attempts,
-                                       start=start))
+        sys.stdout.write(printable(day2.read_log(project, provider, conn, Progress(), tail=tail,
+                                                 all_attempts=all_attempts, start=start)))
 
 
 def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption) -> None:

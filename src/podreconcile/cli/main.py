@@ -13,6 +13,7 @@ import typer
 
 from podreconcile.cli import sandbox as sandbox_cli
 from podreconcile.core.errors import PodreconcileError, UserError
+from podreconcile.core.terminal_text import printable
 from podreconcile.sandbox.daemon import SandboxError
 
 app = typer.Typer(
@@ -70,7 +71,7 @@ def _render(error: BaseException) -> int:
     if _debug["on"]:
         traceback.print_exception(error, file=sys.stderr)
     if isinstance(error, (UserError, PodreconcileError, SandboxError)):
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {printable(str(error))}", file=sys.stderr)  # may quote the pod's stderr
     else:
         print(f"Error: unexpected {type(error).__name__}; run again with --debug for the traceback.", file=sys.stderr)
     return 1

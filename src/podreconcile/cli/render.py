@@ -112,8 +112,8 @@ def deferred_lines(plan: Plan) -> list[str]:
 def change_text(change: FieldChange) -> str:
     """One changed field; env by the names of its variables only (values may be secrets)."""
     policy = f" ({change.policy})" if change.policy else ""
-    if change.field == "env":
-        return f"pod.env: {', '.join(change.names) or 'variables'} changed (values not shown){policy}"
+    if change.field == "env":  # `env.HF_TOKEN: (changed)`: the names only, never a value
+        return "; ".join(f"pod.env.{name}: (changed)" for name in change.names or ("*",)) + policy
     return f"pod.{change.field}: {change.old!r} -> {change.new!r}{policy}"
 
 
@@ -137,6 +137,8 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.append(_launch_detail(action, now))
     if action.contingency is not None:
         found.append(CONTINGENCY_TEXT[action.contingency])
+    if action.command:
+        found.append(f"command: {action.command}")
     return found
 
 

@@ -9,6 +9,7 @@ from podreconcile.core.observation import Observation
 from podreconcile.core.ownership import Ownership
 from podreconcile.core.plan import Plan
 from podreconcile.core.state import State
+from podreconcile.core.terminal_text import printable
 from podreconcile.engine.project import Project
 
 
@@ -92,4 +93,4 @@ def status_text(info: dict) -> str:
     plan = info["plan"]
     actions = ", ".join(a["kind"].replace("_", " ") for a in plan["actions"]) or "nothing"
     lines.append(f"Plan: {actions}. {plan['summary']}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # log lines and names come from the pod

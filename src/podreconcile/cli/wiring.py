@@ -25,14 +25,21 @@ def api_base_url() -> str:
 def provider(project: Project) -> Provider:
     """RunPod's REST v2 API for this project's key; a spot spec (pod.interruptible) also uses
     GraphQL, for what v2 lacks. The sandbox when RUNPOD_API_BASE_URL points at it."""
-    key = project.settings.api_key
+    settings = project.settings
+    key = settings.api_key
     if not key:
+        if settings.env_file is None:
+            raise UserError(settings.missing("RUNPOD_API_KEY"))
         raise UserError("RUNPOD_API_KEY is not set; put it in .runpod.env or the environment "
                         "(for the sandbox: eval \"$(podreconcile sandbox up)\").")
+    if settings.api_key_is_placeholder:
+        where = settings.env_file or "the environment"
+        raise UserError(f"RUNPOD_API_KEY in {where} is still the example's placeholder; put your key from "
+                        "https://www.runpod.io/console/user/settings (API Keys) there.")
     spot = project.spec.pod.interruptible
-    cache_key = (key, api_base_url(), spot)
+    cache_key = (key.reveal(), api_base_url(), spot)
     if cache_key not in _providers:
-        _providers[cache_key] = _build(key, api_base_url(), spot)
+        _providers[cache_key] = _build(key.reveal(), api_base_url(), spot)
         atexit.register(_providers[cache_key].close)
     return _providers[cache_key]
 

@@ -17,3 +17,4 @@ class Desired:
     stop_pod_when_done: bool
     has_data: bool = False
     max_runtime_s: int = 0
+    command: str | None = None  # run.command as it will run (placeholders filled)

@@ -6,11 +6,11 @@ unknown status maps to `PodStatus.UNKNOWN` instead of raising.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 
 from podreconcile.core.run_observation import RunFacts
+from podreconcile.core.secret import digest
 
 
 class PodStatus(str, Enum):
@@ -127,7 +127,7 @@ class PodFacts:
 
 def env_digest(value: str) -> str:
     """How an env value is compared without being kept: RunPod reports values, which may be secrets."""
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
+    return digest(value)
 
 
 def _env_digests(raw: object) -> dict | None:

@@ -116,6 +116,7 @@ class Action:
     bytes: int | None = None
     expects: tuple[Expect, ...] = ()  # what the action assumes about the world when it runs
     contingency: Contingency | None = None
+    command: str | None = None  # launch_run: the training command exactly as it will run
 
     def to_dict(self) -> dict:
         raw = asdict(self)

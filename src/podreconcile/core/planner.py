@@ -23,11 +23,12 @@ apply checks before carrying it out.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from podreconcile.core.desired import Desired
 from podreconcile.core.field_policy import Policy, policy_of
-from podreconcile.core.observation import Observation, PodFacts, PodStatus, env_digest
+from podreconcile.core.observation import Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import (
     Action,
@@ -41,6 +42,7 @@ from podreconcile.core.plan import (
     Reason,
 )
 from podreconcile.core.run_observation import RunFacts, RunState
+from podreconcile.core.secret import digest, is_digest
 from podreconcile.core.state import State
 
 RESERVED_ENV = ("PUBLIC_KEY", "RUNPOD_")  # set by RunPod or by podreconcile itself, not by the spec
@@ -74,7 +76,10 @@ def plan(desired: Desired, state: State, obs: Observation, options: Options = Op
         return Plan(stop_strays, summary=summary, blocker=owner.blocker)
     steps = _pod_steps(desired, state, obs, options, pod, adopt)
     notes = (owner.note,) if owner.note else ()
-    return Plan(stop_strays + steps.actions, summary=steps.summary, blocker=steps.blocker, notes=notes + steps.notes,
+    # The plan shows the training command exactly as the runner will run it.
+    actions = tuple(dataclasses.replace(a, command=desired.command) if a.kind is Kind.LAUNCH_RUN else a
+                    for a in steps.actions)
+    return Plan(stop_strays + actions, summary=steps.summary, blocker=steps.blocker, notes=notes + steps.notes,
                 deferred=steps.deferred, deferred_code=steps.deferred_code)
 
 
@@ -207,7 +212,7 @@ def pod_changes(desired: Desired, pod: PodFacts, recorded: dict | None) -> tuple
             continue  # not reported (or not recorded by an older podreconcile); not asked for
         old = recorded[name]
         if name == "env":
-            names = _env_differences(old or {}, new or {}, hashed=adopted)
+            names = _env_differences(old or {}, new or {})
             if names:
                 changes.append(FieldChange("env", None, None, policy_of("env").value, names))
         elif name == "ports" and sorted(old or []) != sorted(new or []) or name != "ports" and old != new:
@@ -225,11 +230,11 @@ def reported_config(pod: PodFacts) -> dict:
     return config | {k: v for k, v in optional.items() if v is not None}
 
 
-def _env_differences(old: dict, new: dict, hashed: bool) -> tuple[str, ...]:
-    """Names of the variables added, removed or changed; `hashed`: `old` holds digests of values."""
-    old = {k: v for k, v in old.items() if not k.startswith(RESERVED_ENV)}
-    wanted = {k: env_digest(v) if hashed else v for k, v in new.items()}
-    return tuple(sorted(k for k in set(old) | set(wanted) if old.get(k) != wanted.get(k)))
+def _env_differences(old: dict, new: dict) -> tuple[str, ...]:
+    """Names of the variables added, removed or changed. Both sides are digests of the values (env values
+    may be secrets); a state file of an older release may hold plain values, hashed here first."""
+    old = {k: v if is_digest(v) else digest(str(v)) for k, v in old.items() if not k.startswith(RESERVED_ENV)}
+    return tuple(sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)))
 
 
 def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str | None]:

@@ -9,12 +9,23 @@ any JSON object raises `ProbeParseError`.
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from podreconcile.core.untrusted import (
+    MAX_INT,
+    MAX_TEXT,
+    as_bool,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    json_value,
+)
+
+_CHECKPOINT = re.compile(r"checkpoint-[0-9]{1,20}")
 _STEP = re.compile(r"\bstep['\"]?\s*[:=]?\s*(\d+)", re.IGNORECASE)
 
 
@@ -121,40 +132,42 @@ class RunFacts:
 def parse_probe(text: str) -> RunFacts:
     """RunFacts from the probe's stdout; the last line that is a JSON object wins.
 
-    Lines before it (a login banner, a shell's noise) are ignored.
+    Lines before it (a login banner, a shell's noise) are ignored. Every value goes through the
+    strict readers of core/untrusted.py: a malformed one is absent ("unreadable"), never an error.
+    Only output without any JSON object (or past the size cap) raises ProbeParseError.
     """
     data = _last_json_object(text)
     if data is None:
-        raise ProbeParseError("the probe printed no JSON object: %r" % text[-200:])
+        raise ProbeParseError("the probe printed no JSON object")
     return RunFacts(
         status=_status(data.get("status")),
-        tmux_alive=_bool(data.get("tmux_alive")),
-        runner_alive=_bool(data.get("runner_alive")),
+        tmux_alive=as_bool(data.get("tmux_alive")),
+        runner_alive=as_bool(data.get("runner_alive")),
         checkpoints=_checkpoints(data.get("checkpoints")),
-        revision=_str(data.get("revision")),
-        log_tail=_str(data.get("log_tail")),
-        has_rsync=_bool(data.get("has_rsync")),
-        python=_str(data.get("python")),
-        venv_ok=_bool(data.get("venv_ok", True)),
-        launch_id=_str(data.get("launch_id")),
+        revision=as_str(data.get("revision"), 200),
+        log_tail=as_str(data.get("log_tail"), 1 << 20),
+        has_rsync=as_bool(data.get("has_rsync")),
+        python=as_str(data.get("python"), 200),
+        venv_ok=as_bool(data.get("venv_ok", True)),
+        launch_id=as_str(data.get("launch_id"), 200),
     )
 
 
+def parse_status(text: str) -> RunStatus | None:
+    """status.json's text as a RunStatus, or None when it is unreadable."""
+    return _status(json_value(text, 1 << 20))
+
+
 def _last_json_object(text: str) -> dict[str, Any] | None:
+    if not isinstance(text, str) or len(text) > MAX_TEXT:
+        return None
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            return data
-    try:  # a pretty-printed object spanning lines
-        data = json.loads(text)
-    except ValueError:
-        return None
+        if line.startswith("{"):
+            data = json_value(line)
+            if isinstance(data, dict):
+                return data
+    data = json_value(text)  # a pretty-printed object spanning lines
     return data if isinstance(data, dict) else None
 
 
@@ -162,65 +175,51 @@ def _status(raw: Any) -> RunStatus | None:
     if not isinstance(raw, dict):
         return None
     return RunStatus(
-        run=_str(raw.get("run")),
+        run=as_str(raw.get("run"), 500),
         state=RunState.parse(raw.get("state")),
-        attempt=_int(raw.get("attempt")),
-        exit_code=_int(raw.get("exit_code")),
+        attempt=as_int(raw.get("attempt"), 0, 10**9),
+        exit_code=as_int(raw.get("exit_code"), -(2**31), 2**31),
         started_at=_time(raw.get("started_at")),
         ended_at=_time(raw.get("ended_at")),
-        resumed_from=_str(raw.get("resumed_from")),
-        revision=_str(raw.get("revision")),
-        launch_id=_str(raw.get("launch_id")),
-        mode=_str(raw.get("mode")),
-        pid=_int(raw.get("pid")),
-        stopped_reason=_str(raw.get("stopped_reason")),
+        resumed_from=as_str(raw.get("resumed_from"), 4096),
+        revision=as_str(raw.get("revision"), 200),
+        launch_id=as_str(raw.get("launch_id"), 200),
+        mode=as_str(raw.get("mode"), 100),
+        pid=as_int(raw.get("pid"), 0, 2**31),
+        stopped_reason=as_str(raw.get("stopped_reason"), 4096),
         deadline_at=_time(raw.get("deadline_at")),
-        pod_stop=_str(raw.get("pod_stop")),
+        pod_stop=as_str(raw.get("pod_stop"), 4096),
     )
 
 
 def _checkpoints(raw: Any) -> tuple[Checkpoint, ...]:
-    if not isinstance(raw, list):
-        return ()
     found = []
-    for item in raw:
-        if not isinstance(item, dict) or _int(item.get("step")) is None:
+    for item in as_list(raw)[:100_000]:
+        step = as_int(item.get("step"), 0, MAX_INT) if isinstance(item, dict) else None
+        if step is None:
             continue
-        step = _int(item.get("step"))
-        mtime = item.get("mtime")
         found.append(Checkpoint(
-            name=_str(item.get("name")) or "checkpoint-%d" % step,
+            name=_checkpoint_name(item.get("name"), step),
             step=step,
-            complete=_bool(item.get("complete")),
-            mtime=float(mtime) if isinstance(mtime, (int, float)) and not isinstance(mtime, bool) else None,
+            complete=as_bool(item.get("complete")),
+            mtime=as_float(item.get("mtime"), 0, 1e11),
         ))
     return tuple(sorted(found, key=lambda c: c.step))
 
 
-def _bool(value: Any) -> bool:
-    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value == 1)
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _checkpoint_name(value: Any, step: int) -> str:
+    """The folder's name as the probe saw it, if it is one (`checkpoint-<digits>`): it is printed."""
+    name = as_str(value, 40)
+    return name if name and _CHECKPOINT.fullmatch(name) else "checkpoint-%d" % step
 
 
 def _time(value: Any) -> datetime | None:
     """ISO-8601 as the runner writes it (`...Z`); naive values are taken as UTC."""
-    if not isinstance(value, str):
+    text = as_str(value, 64)
+    if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

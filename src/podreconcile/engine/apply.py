@@ -65,6 +65,7 @@ class Applier:
     executed: list[Action] = field(default_factory=list)  # what this apply did, in order
     started: set[str] = field(default_factory=set)  # pods this apply created or started
     began: list[Kind] = field(default_factory=list)  # every action begun, for billing_guard
+    launch_id: str | None = None  # of the launch this apply made: the one follow waits to end
 
     @property
     def states(self) -> StateFile:
@@ -232,6 +233,7 @@ class Applier:
     def _do_launch_run(self, action: Action) -> None:
         launch = self._launch_document(action)
         self.conn.launch(self._running_pod(), launch)
+        self.launch_id = launch["launch_id"]
         self.report.info(f"training started in tmux session `train` (launch {launch['launch_id']})")
         # The flag asked for this launch; planning again with it would ask for another one.
         self.options = replace(self.options, force_restart=False, replace_now=False)
@@ -300,7 +302,7 @@ class Applier:
             "mount": self.project.mount,
             "code_path": spec.code.path,
             "output_dir": self.project.output_dir,
-            "command": run.command.format(config=run.config),
+            "command": self.project.command,
             "resume_args": run.resume_args,
             "mode": mode,
             "checkpoint": action.checkpoint if action.mode is LaunchMode.RESUME else None,
@@ -314,6 +316,8 @@ class Applier:
             "api_base_url": self.provider.api_base_url,
             # Seconds between the last log line and the pod stop: an attached follower reads it first.
             "stop_delay_s": 3,
+            # The env names whose values the runner masks in the logs (names only, never values).
+            "secret_env": list(spec.secret_env),
         }
 
     def _save(self, **changes) -> None:

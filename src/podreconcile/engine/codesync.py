@@ -29,6 +29,7 @@ from typing import BinaryIO, Iterable, Iterator, NamedTuple
 
 from podreconcile.core.errors import PermanentError, UserError
 from podreconcile.core.ports import PodShell
+from podreconcile.core.untrusted import as_bool, as_int, as_list, as_str, json_value
 
 MANIFEST_NAME = ".podreconcile-manifest.json"
 REVISION_NAME = ".podreconcile-revision"
@@ -207,14 +208,27 @@ def remote_manifest(session: PodShell, code_path: str, paths: Iterable[str]) -> 
     """One round trip: the pod's view of `paths` and of what the previous sync wrote."""
     request = json.dumps({"paths": sorted(paths)}).encode()
     result = session.run(
-        _script_command("manifest", code_path), stdin=request, what="reading the pod's code manifest"
+        _script_command("manifest", code_path), stdin=request, what="reading the pod's code manifest",
+        timeout=300,
     )
-    try:
-        data = json.loads(result.stdout)
-        files = {rel: FileEntry(int(s), str(h), bool(x)) for rel, (s, h, x) in data["files"].items()}
-        return RemoteManifest(files, frozenset(data["synced"]), data["revision"])
-    except (ValueError, KeyError, TypeError):
-        raise PermanentError("the pod's code manifest could not be parsed") from None
+    return parse_manifest(result.stdout)
+
+
+def parse_manifest(stdout: str) -> RemoteManifest:
+    """The manifest script's output; an entry that is unreadable is left out (the file is sent
+    again). PermanentError when the output is no manifest at all."""
+    data = json_value(stdout)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise PermanentError("the pod's code manifest could not be parsed; apply again, or check the pod's "
+                             "python3 with `podreconcile logs`")
+    files = {}
+    for rel, entry in data["files"].items():
+        if isinstance(entry, list) and len(entry) == 3:
+            size, digest, executable = as_int(entry[0], 0), as_str(entry[1], 200), entry[2]
+            if size is not None and digest is not None:
+                files[rel] = FileEntry(size, digest, as_bool(executable))
+    synced = frozenset(p for p in as_list(data.get("synced")) if isinstance(p, str))
+    return RemoteManifest(files, synced, as_str(data.get("revision"), 200))
 
 
 def sync_code(

@@ -25,6 +25,7 @@ from podreconcile.core.pod_commands import (
     visit_plan,
 )
 from podreconcile.core.ports import PodShell, Provider
+from podreconcile.core.spec.command import fill
 from podreconcile.core.state import State
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.apply import Applier, Reporter
@@ -158,7 +159,7 @@ def tensorboard(project: Project, provider: Provider, conn: Connection, report: 
 
 def tensorboard_command(project: Project) -> str:
     spec, q = project.spec, shlex.quote
-    logdir = spec.tensorboard.logdir.format(run_name=project.run_name)
+    logdir = fill(spec.tensorboard.logdir, {"run_name": project.run_name})
     full = logdir if logdir.startswith("/") else f"{spec.code.path.rstrip('/')}/{logdir}"
     binary = f"{spec.run.venv.rstrip('/')}/bin/tensorboard" if spec.run.venv else "tensorboard"
     serve = f"{q(binary)} --logdir {q(full)} --host 127.0.0.1 --port {int(spec.tensorboard.port)}"

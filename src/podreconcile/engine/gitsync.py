@@ -7,20 +7,23 @@ like a pushed sync's, so plan compares it with the local HEAD.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.ports import PodShell
 from podreconcile.engine.codesync import REVISION_NAME
 
+_SHA = re.compile(r"[0-9a-f]{4,64}")
+
 
 def remote_revision(session: PodShell, code_path: str) -> str | None:
     """The pod's checked-out commit (short sha), or None when there is no clone yet."""
     result = session.run(f"git -C {shlex.quote(code_path)} rev-parse --short HEAD 2>/dev/null",
                          what="reading the pod's git revision", check=False, timeout=60)
-    if result.exit_code != 0:
-        return None
-    return result.stdout.strip() or None
+    revision = result.stdout.strip()
+    # Whatever else the pod prints is not a commit (and would be shown to the user).
+    return revision if result.exit_code == 0 and _SHA.fullmatch(revision) else None
 
 
 def pull(session: PodShell, code_path: str, repo: str | None) -> str:

@@ -13,8 +13,15 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 
+from podreconcile.core.errors import PermanentError
 from podreconcile.core.ports import PodShell
-from podreconcile.core.run_observation import RunFacts, parse_probe
+from podreconcile.core.run_observation import (
+    ProbeParseError,
+    RunFacts,
+    RunStatus,
+    parse_probe,
+    parse_status,
+)
 from podreconcile.remote import runner_archive
 
 SESSION = "train"
@@ -44,6 +51,10 @@ class RunPaths:
         return posixpath.join(self.run_dir, "launch.json")
 
     @property
+    def status_file(self) -> str:
+        return posixpath.join(self.run_dir, "status.json")
+
+    @property
     def current_log(self) -> str:
         return posixpath.join(self.mount, "logs", "current.log")
 
@@ -57,7 +68,11 @@ def probe(session: PodShell, paths: RunPaths, venv: str | None) -> RunFacts:
     args = [paths.mount, paths.run_name, paths.output_dir, paths.code_path] + ([venv] if venv else [])
     command = "python3 - " + " ".join(shlex.quote(a) for a in args)
     result = session.run(command, what="reading the run's state on the pod", stdin=_program("probe.py"), timeout=60)
-    return parse_probe(result.stdout)
+    try:
+        return parse_probe(result.stdout)
+    except ProbeParseError:
+        raise PermanentError("The run's state on the pod is unreadable (the probe printed no JSON); check the "
+                             "pod's python3 with `podreconcile logs`, or stop the pod and apply again.") from None
 
 
 def launch(session: PodShell, paths: RunPaths, launch: dict) -> None:
@@ -84,6 +99,13 @@ def follow_command(paths: RunPaths, lines: int | None = None, skip: int = 0) -> 
     else:
         start = "0" if skip else str(int(lines))
     return f"tail -n {start} -F {shlex.quote(paths.current_log)} 2>/dev/null"
+
+
+def read_status(session: PodShell, paths: RunPaths) -> RunStatus | None:
+    """The run's status.json as the runner wrote it; None when absent or unreadable (capped at 1 MB)."""
+    command = f"head -c 1048577 {shlex.quote(paths.status_file)} 2>/dev/null || true"
+    result = session.run(command, what="reading the run's status on the pod", timeout=60)
+    return parse_status(result.stdout)
 
 
 def read_log(session: PodShell, path: str, lines: int | None) -> str:

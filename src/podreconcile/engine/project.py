@@ -11,6 +11,7 @@ from pathlib import Path
 from podreconcile.core.desired import Desired
 from podreconcile.core.errors import UserError
 from podreconcile.core.field_policy import POD_FIELDS
+from podreconcile.core.secret import digest
 from podreconcile.core.spec import (
     Settings,
     Spec,
@@ -19,6 +20,7 @@ from podreconcile.core.spec import (
     load_spec,
     read_training_config,
 )
+from podreconcile.core.spec.command import fill
 from podreconcile.engine.state_file import StateFile
 
 
@@ -32,6 +34,8 @@ def pod_config(spec: Spec) -> dict:
         config["volume_gb"] = None
     if not config["interruptible"]:
         config["bid_per_gpu"] = None
+    # Env values may be secrets: plans and the state file compare and keep them only as digests.
+    config["env"] = {key: digest(str(value)) for key, value in spec.pod.env.items()}
     return config
 
 
@@ -56,6 +60,12 @@ class Project:
         """The run's output folder on the pod, absolute."""
         return posixpath.join(self.spec.code.path, self.training.output_dir)
 
+    @property
+    def command(self) -> str:
+        """run.command as it will run: `{config}` and `{run_name}` filled in literally."""
+        return fill(self.spec.run.command, {"config": self.spec.run.config, "run_name": self.run_name})
+
+
     @cached_property
     def state_file(self) -> StateFile:
         """This spec's state file and lock (one object per project, so a lock taken is the one released)."""
@@ -71,11 +81,14 @@ class Project:
             stop_pod_when_done=self.spec.run.stop_pod_when_done,
             has_data=bool(self.spec.data),
             max_runtime_s=self.spec.run.max_runtime,
+            command=self.command,
         )
 
     def ssh_key(self) -> Path:
         path = self.settings.ssh_key_path
         if path is None:
+            if self.settings.env_file is None:
+                raise UserError(self.settings.missing("SSH_KEY_PATH"))
             raise UserError("SSH_KEY_PATH is not set; put the path of your private SSH key in .runpod.env "
                             "(make one with: ssh-keygen -t ed25519 -f ~/.ssh/id_ed25519).")
         if not path.is_file():

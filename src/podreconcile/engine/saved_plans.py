@@ -16,6 +16,7 @@ from podreconcile.core.observation import Observation
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import FORMAT_VERSION, Plan
 from podreconcile.core.state import State
+from podreconcile.engine.private_files import write_private
 from podreconcile.engine.project import Project
 
 LABELS = {
@@ -64,7 +65,7 @@ def save(path: Path, project: Project, plan: Plan, facts: dict[str, str], force_
          replace_now: bool = False) -> None:
     document = {"format_version": FORMAT_VERSION, "spec": str(project.spec_path), "basis": facts,
                 "options": {"force_restart": force_restart, "replace_now": replace_now}, "plan": plan.to_dict()}
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    write_private(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def load(path: Path) -> SavedPlan:

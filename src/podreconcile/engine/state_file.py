@@ -1,9 +1,11 @@
 """`.podreconcile/<name>/state.json`: what podreconcile learned about one spec, kept between runs. Never secrets.
 
 Each spec (keyed by its `name`) has its own folder, so several specs live in one project folder.
-Written atomically (temp file, fsync, rename, fsync of the folder) after every step. Commands that
-change things hold `.podreconcile/<name>/lock`; another one fails at once naming the holder, or waits
-up to `--lock-timeout` for it. A lock is never broken (the kernel drops a dead holder's flock by itself).
+Written atomically (temp file, fsync, rename, fsync of the folder) after every step, 0600 in a 0700
+folder, never through a symlink (engine/private_files.py). Commands that change things hold
+`.podreconcile/<name>/lock`; another one fails at once naming the holder, or waits up to
+`--lock-timeout` for it. A lock is never broken (the kernel drops a dead holder's flock by itself).
+A state file of an unknown format is refused, never rewritten.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from pathlib import Path
 from typing import Callable
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.state import FORMAT, State, parse_state
+from podreconcile.core.state import FORMAT, State, StateFormatError, parse_state
+from podreconcile.engine.private_files import (
+    open_private,
+    private_folder,
+    read_private,
+    write_private,
+)
 from podreconcile.engine.state_migration import migrate_shared_state
 
 LOCK_POLL_S = 0.2
@@ -36,28 +44,31 @@ class StateFile:
         if not self.path.exists():
             migrate_shared_state(self.root, self.name, self.path)
         try:
-            raw = json.loads(self.path.read_text())
+            self._private_folders(create=False)
+            raw = json.loads(read_private(self.path))
         except FileNotFoundError:
             return State()
         except (OSError, ValueError) as error:
-            raise UserError(f"{self.path} is unreadable ({error}); move it aside and run again to adopt the pod by name.") from None
-        return parse_state(raw if isinstance(raw, dict) else {})
+            raise UserError(f"{self.path} is unreadable ({error}); move it aside and run again "
+                            "to adopt the pod by name.") from None
+        if not isinstance(raw, dict):
+            raise UserError(f"{self.path} is not a JSON object; move it aside and run again to adopt the pod by name.")
+        try:
+            return parse_state(raw)
+        except StateFormatError as error:
+            raise UserError(f"{self.path} cannot be used: {error}; or move it aside and run again to adopt "
+                            "the pod by name.") from None
 
     def write(self, state: State) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._private_folders()
         payload = {k: v for k, v in asdict(state).items() if k != "extra"}
         payload = {**state.extra, **payload, "format": FORMAT}
-        tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private(self.path, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+    def _private_folders(self, create: bool = True) -> None:
+        """`.podreconcile` and this spec's folder in it: checked (no symlink, not tracked), 0700."""
+        private_folder(self.root, create)
+        private_folder(self.folder, create)
 
     def remove(self) -> None:
         """Forget the pod (after destroy); the folder and its lock stay for the lock's holder."""
@@ -70,8 +81,8 @@ class StateFile:
     def lock(self, command: str, timeout: float = 0, on_wait: Callable[[str], None] = lambda _: None) -> None:
         """Take this spec's lock, waiting up to `timeout` seconds (saying so once through `on_wait`);
         else fail naming who holds it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self._private_folders()
+        fd = open_private(self.folder / "lock", os.O_RDWR | os.O_CREAT)
         deadline, told = time.monotonic() + timeout, False
         while True:
             try:

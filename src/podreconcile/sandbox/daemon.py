@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from podreconcile.sandbox.private import private_dir, write_private
+
 from .s3 import service as s3_service
 
 
@@ -96,7 +98,7 @@ def up(home: Path, port: int = 0, boot_delay: float = 2.0, timeout: float = 20.0
         return current
     graphql = graphql or "live"
     network = network or ("emulated" if netem else "loopback")
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     (home / "server.json").unlink(missing_ok=True)
     log = open(home / "server.log", "ab")
     command = [sys.executable, "-m", "podreconcile.sandbox.daemon", str(home), str(port), str(boot_delay), graphql,
@@ -268,6 +270,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live", netwo
     from .server import Sandbox, make_server
     from .store import Store
 
+    private_dir(home)
     store = Store(home)
     host = PodHost(home / "run")
     server = make_server(None, port)  # bind first: the pods need the URL
@@ -281,11 +284,9 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live", netwo
     with store.lock:
         lifecycle.reboot_running()
         store.save()
-    tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql,
-                               "s3_url": s3_url, "network": network, "netem": netem}))  # fmt: skip
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, home / "server.json")
+    write_private(home / "server.json", json.dumps({
+        "pid": os.getpid(), "url": url, "api_key": store.api_key, "graphql": graphql, "s3_url": s3_url,
+        "network": network, "netem": netem}).encode())
     _watch_owner(server)
     try:
         server.serve_forever(poll_interval=0.2)

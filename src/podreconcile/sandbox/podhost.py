@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podreconcile.sandbox import links, pod_init
+from podreconcile.sandbox.private import private_dir, write_private
 
 POD_INIT = Path(pod_init.__file__)
 RUNPODCTL = Path(__file__).with_name("bin") / "runpodctl"
@@ -83,8 +84,7 @@ class PodHost:
     """
 
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = private_dir(Path(state_dir))
         self._children: dict[str, subprocess.Popen] = {}  # pods started here, to reap them
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -102,8 +102,7 @@ class PodHost:
                 raise PodHostError(f"pod {launch.pod_id} is already running")
             if launch.link is not None and links.link_info(self._pod_dir(launch.pod_id)) != launch.link:
                 raise PodHostError(f"pod {launch.pod_id}'s emulated link is not running")
-            pod_dir = self._pod_dir(launch.pod_id)
-            pod_dir.mkdir(parents=True, exist_ok=True)
+            pod_dir = private_dir(self._pod_dir(launch.pod_id))
             wipe(Path(launch.container_dir))
             Path(launch.volume_dir).mkdir(parents=True, exist_ok=True)
             launch_file = write_launch_file(pod_dir, launch)
@@ -330,9 +329,7 @@ def spawn(launch: PodLaunch, launch_file: Path, log_file: Path) -> subprocess.Po
 
 
 def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_private(path, text.encode("utf-8"))
 
 
 # --- processes --------------------------------------------------------------------------------

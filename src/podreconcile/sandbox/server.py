@@ -88,6 +88,10 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
     server_version = "sandbox-runpod/1"
     protocol_version = "HTTP/1.1"
     sandbox: Sandbox  # set on the subclass made by make_server
+    # A client that stalls (on its headers or body) is dropped after this many seconds per read,
+    # so it cannot hold a thread forever; bodies past MAX_BODY are refused before being read.
+    timeout = 10
+    MAX_BODY = 1 << 20
 
     def log_message(self, format, *args) -> None:  # quiet: the key may be in the query string
         pass
@@ -123,6 +127,17 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             pod = store.pod_by_key(key) if key else None
         return ("pod", pod) if pod else None
 
+    def _body_size_ok(self) -> bool:
+        try:
+            size = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            size = -1
+        if 0 <= size <= self.MAX_BODY:
+            return True
+        self.close_connection = True
+        self._json(413 if size > 0 else 400, {"errors": [{"message": "request body too large or its length invalid"}]})
+        return False
+
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
@@ -147,6 +162,8 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
         self._v2("DELETE")
 
     def do_POST(self) -> None:
+        if not self._body_size_ok():
+            return
         route = urlparse(self.path).path
         if route.startswith("/v2/"):
             self._v2("POST")

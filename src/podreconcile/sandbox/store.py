@@ -8,13 +8,14 @@ write; the GraphQL server runs each request's resolvers under it.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import string
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+
+from podreconcile.sandbox.private import private_dir, write_private
 
 DATA_CENTERS = ("EU-RO-1", "US-KS-2", "CA-MTL-1")
 
@@ -149,20 +150,14 @@ class Store:
 
     def save(self) -> None:
         """Write the world atomically (faults and call counts live only as long as the server)."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         raw = {
             "api_key": self.api_key,
             "pub_key": self.pub_key,
             "pods": [asdict(p) for p in self.pods.values()],
             "volumes": [asdict(v) for v in self.volumes.values()],
         }
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(raw, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(raw, indent=1).encode())
 
     def live_pods(self) -> list[Pod]:
         return [p for p in self.pods.values() if p.terminated_at is None]

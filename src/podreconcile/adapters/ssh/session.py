@@ -26,6 +26,9 @@ from podreconcile.core.ports import (
 
 _SFTP_TIMEOUT = 120.0
 _CHUNK = 256 * 1024
+#: The pod is someone else's computer: what it prints is read up to a cap, never without bound.
+MAX_OUTPUT = 64 * 1024 * 1024
+MAX_LINE = 64 * 1024  # a streamed line longer than this is passed on in pieces
 _WAIT_SLICE = 1.0  # select() slices: state is re-checked even if a wakeup were missed
 
 
@@ -85,6 +88,9 @@ class Session:
             deadline = _deadline(timeout)
             for is_err, data in self._outputs(chan, deadline, what, timeout):
                 (err if is_err else out).extend(data)
+                if len(out) + len(err) > MAX_OUTPUT:
+                    raise PermanentError(f"{what}: the pod printed more than {MAX_OUTPUT >> 20} MB, which "
+                                         "no podreconcile step does; see the pod's log")
             code = self._exit_code(chan, deadline, what, timeout)
         except PodreconcileError:
             _reraise_feeder_error(feeder)
@@ -327,6 +333,9 @@ class _LineSplitter:
 
     def feed(self, data: bytes) -> None:
         *lines, self._partial = (self._partial + data).split(b"\n")
+        while len(self._partial) > MAX_LINE:
+            lines.append(self._partial[:MAX_LINE])
+            self._partial = self._partial[MAX_LINE:]
         for line in lines:
             self._on_line(line.rstrip(b"\r").decode(errors="replace"))
 

@@ -131,11 +131,12 @@ def _duration_or_off(value: Any, info: ValidationInfo) -> Any:
 
 
 def placeholders(*, required: str | None, allowed: frozenset[str], example: str) -> AfterValidator:
-    """A check that `{name}` placeholders are known and that `required` (if any) is present."""
+    """A check that `required` (if any) is present; a `{name}` close to an allowed placeholder is a
+    typo. Any other brace is left as written (`awk '{print $0}'`): placeholders are filled literally."""
 
     def check(value: str) -> str:
         for used in _PLACEHOLDER.findall(value):
-            if used not in allowed:
+            if used not in allowed and difflib.get_close_matches(used, sorted(allowed), n=1, cutoff=0.75):
                 raise ValueError(_unknown_placeholder(used, allowed))
         if required and "{" + required + "}" not in value:
             raise ValueError(
@@ -147,16 +148,23 @@ def placeholders(*, required: str | None, allowed: frozenset[str], example: str)
 
 
 def _unknown_placeholder(used: str, allowed: frozenset[str]) -> str:
-    close = difflib.get_close_matches(used, sorted(allowed), n=1)
-    known = ", ".join("{" + a + "}" for a in sorted(allowed))
-    hint = f"did you mean {{{close[0]}}}?" if close else f"the placeholders here are {known}"
-    return f"unknown placeholder {{{used}}}; {hint}"
+    close = difflib.get_close_matches(used, sorted(allowed), n=1, cutoff=0.75)
+    return f"unknown placeholder {{{used}}}; did you mean {{{close[0]}}}?"
 
 
 Text = Annotated[str, AfterValidator(_text)]
 Name = Annotated[str, AfterValidator(_name)]
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
-ProjectPath = Annotated[str, AfterValidator(_relative)]
+def _no_parent(value: str) -> str:
+    if ".." in value.split("/"):
+        raise ValueError(
+            f"must stay inside the project (where podspec.yaml is), got {value!r}; copy the data into "
+            "the project and name it relative to it (a symlink that leads outside is refused too)"
+        )
+    return value
+
+
+ProjectPath = Annotated[str, AfterValidator(_relative), AfterValidator(_no_parent)]
 SyncedProjectPath = Annotated[str, AfterValidator(_relative), AfterValidator(_inside_project)]
 Port = Annotated[str, AfterValidator(_port)]
 EnvKey = Annotated[str, AfterValidator(_env_key)]

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from podreconcile.core.spec.hide import hide_secrets
 from podreconcile.core.spec.messages import problems_from
 from podreconcile.core.spec.models import SourceInfo, Spec
 from podreconcile.core.spec.problems import InvalidSpec, Problem
@@ -22,7 +23,7 @@ from podreconcile.core.spec.source import (
     parse_yaml,
     to_plain,
 )
-from podreconcile.core.spec.substitute import substitute
+from podreconcile.core.spec.substitute import secrets_in_commands, substitute
 
 _TOP_LEVEL = "version, name, pod, code and run"
 
@@ -56,12 +57,15 @@ def parse_spec(text: str, file: str, settings: Settings) -> Spec:
     # A field whose ${VAR} is unset only gets the "not set" message, not a knock-on type error.
     unset = {p.path for p in filled.problems}
     problems = filled.problems + [p for p in problems if p.path not in unset]
+    problems += secrets_in_commands(filled.variables, source)
     if spec is not None:
         problems += check_rules(spec, source)
     if problems:
-        raise InvalidSpec(problems)
+        raise InvalidSpec(hide_secrets(problems, filled.secrets))
     assert spec is not None
     spec._source = SourceInfo(file, source)
+    spec._substituted_env = frozenset(
+        str(path[2]) for path in filled.variables if len(path) == 3 and path[:2] == ("pod", "env"))
     return spec
 
 

@@ -138,7 +138,15 @@ class PodSpec(_Model):
         default_factory=dict, examples=['{HF_HOME: /workspace/hf-cache}'],
         description=(
             "Environment variables of the pod, at most 50. RUNPOD_* and PUBLIC_KEY are reserved "
-            "(RunPod sets them)."
+            "(RunPod sets them). Plans and the state file show and keep every value only as a hash; "
+            "a value written with `${VAR}` is a secret: the training log masks it."
+        ),
+    )
+    secret_env: Annotated[list[EnvKey], AfterValidator(_unique)] = Field(
+        default_factory=list, examples=["[WANDB_API_KEY]"],
+        description=(
+            "Names in pod.env whose values are secrets although written in the file itself; like every "
+            "`${VAR}` value of pod.env, the training log masks them."
         ),
     )
     idle_timeout: SecondsOrOff = Field(
@@ -207,10 +215,14 @@ class RunSpec(_Model):
     )
     command: Annotated[
         Text,
-        placeholders(required="config", allowed=frozenset({"config"}), example=DEFAULT_COMMAND),
+        placeholders(required="config", allowed=frozenset({"config", "run_name"}), example=DEFAULT_COMMAND),
     ] = Field(
         DEFAULT_COMMAND, examples=[DEFAULT_COMMAND],
-        description="The training command, run in code.path; must contain {config}.",
+        description=(
+            "The training command, run in code.path; must contain {config}. {config} and {run_name} "
+            "are replaced literally; any other brace is left as written, and the plan shows the command "
+            "as it will run."
+        ),
     )
     resume_args: Annotated[
         Text,
@@ -324,6 +336,12 @@ class Spec(_Model):
     )
 
     _source: SourceInfo = PrivateAttr(default_factory=lambda: SourceInfo("podspec.yaml"))
+    _substituted_env: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secret_env(self) -> tuple[str, ...]:
+        """The pod env names whose values are secrets: filled from `${VAR}`, or listed in pod.secret_env."""
+        return tuple(sorted(set(self.pod.secret_env) | (self._substituted_env & set(self.pod.env))))
 
     @property
     def pod_name(self) -> str:

@@ -231,8 +231,8 @@ def _placeholder_wording(func: Callable) -> str:
     allowed = ", ".join("`{" + a + "}`" for a in sorted(bound["allowed"]))
     required = bound.get("required")
     if required:
-        return f"must contain `{{{required}}}`; placeholders allowed: {allowed}"
-    return f"placeholders allowed: {allowed}"
+        return f"must contain `{{{required}}}`; placeholders filled in literally: {allowed} (other braces stay as written)"
+    return f"placeholders filled in literally: {allowed} (other braces stay as written)"
 
 
 _WORDING: dict[Callable, str | Callable[[Callable], str]] = {
@@ -243,6 +243,7 @@ _WORDING: dict[Callable, str | Callable[[Callable], str]] = {
     F._absolute: "an absolute path on the pod (starts with `/`), without `..`",
     F._relative: "relative to the project folder (no leading `/` or `~`)",
     F._inside_project: "inside the project (no `..`)",
+    F._no_parent: "inside the project (no `..`; a symlink that leads out of it is refused)",
     F._port: "`<1-65535>/tcp` or `<1-65535>/http`",
     F._env_key: ("letters, digits and `_`, not starting with a digit; `RUNPOD_*` and "
                  "`PUBLIC_KEY` are reserved"),
@@ -424,6 +425,12 @@ def render_reference() -> str:
         "- `${VAR}` in a value is replaced by the variable from the environment or from "
         "`.runpod.env` next to the spec (the environment wins); the result is always text. "
         "`$${X}` gives a literal `${X}`; `$HOME` and `$(...)` reach the pod's shell as written.",
+        "- Secrets: a value that comes from `${VAR}` is never echoed in an error message. Every "
+        "`pod.env` value is shown and stored only as a hash (plans say `env.HF_TOKEN: (changed)`); "
+        "a `pod.env` value written as `${VAR}`, or named in `pod.secret_env`, is a secret: the "
+        "runner masks it in the training log. `${VAR}` is refused in run.command, run.setup and "
+        "run.resume_args (its value would sit in launch.json, the plan and the process list): put it "
+        "in pod.env and write `$NAME` there, which the pod's shell expands.",
         f"- A duration is whole numbers with units d, h, m, s, largest first: {DURATION_EXAMPLES}.",
         "",
         "Sections: " + ", ".join(f"[{title}](#{title.lower().replace(' ', '-')})" for _, title in SECTIONS)

@@ -109,6 +109,15 @@ def repo_only_with_git_sync(spec: Spec, source: SourceMap) -> Iterator[Problem]:
         ))
 
 
+def secret_env_names_are_in_env(spec: Spec, source: SourceMap) -> Iterator[Problem]:
+    """pod.secret_env marks values of pod.env; a name that is not there marks nothing."""
+    for index, name in enumerate(spec.pod.secret_env):
+        if name not in spec.pod.env:
+            yield source.problem(("pod", "secret_env", index), (
+                f"{name} is not in pod.env; add it to pod.env or remove it from secret_env"
+            ))
+
+
 RULES: tuple[Rule, ...] = (
     network_volume_needs_secure_cloud,
     interruptible_needs_bid,
@@ -117,4 +126,5 @@ RULES: tuple[Rule, ...] = (
     kept_paths_live_on_the_volume,
     data_targets_are_distinct,
     repo_only_with_git_sync,
+    secret_env_names_are_in_env,
 )

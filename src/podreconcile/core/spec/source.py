@@ -64,12 +64,51 @@ class SourceMap:
         return f"{self.file}:{mark.line}:{mark.col}"
 
 
+#: Caps on what one YAML file may hold: a spec or a training config is small, while aliases that
+#: refer to aliases (a "billion laughs") expand to gigabytes once the tree is copied.
+MAX_YAML_CHARS = 4_000_000
+MAX_YAML_NODES = 200_000
+
+
 def parse_yaml(text: str, file: str) -> Any:
-    """Parse with line/column info kept; a syntax error becomes a located InvalidSpec."""
+    """Parse with line/column info kept; a syntax error becomes a located InvalidSpec, and so does a
+    file that is too large or expands (through aliases) past MAX_YAML_NODES values."""
+    if len(text) > MAX_YAML_CHARS:
+        raise InvalidSpec([Problem(file, None, None, "", (
+            f"is larger than {MAX_YAML_CHARS} characters; a podspec or training config is far smaller"))])
     try:
-        return YAML(typ="rt").load(text)
+        tree = YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
         raise InvalidSpec([_syntax_problem(err, file)]) from None
+    except RecursionError:
+        raise InvalidSpec([Problem(file, None, None, "", "nests too deeply to read; flatten it")]) from None
+    if _expanded_size(tree, {}, set()) > MAX_YAML_NODES:
+        raise InvalidSpec([Problem(file, None, None, "", (
+            f"expands to more than {MAX_YAML_NODES} values through its aliases (*name); write the "
+            "values out, or use fewer aliases"))])
+    return tree
+
+
+def _expanded_size(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values the tree holds once every alias is copied out (shared nodes counted once
+    per reference, computed once each); a node that contains itself counts as too many."""
+    if not isinstance(node, (Mapping, list)):
+        return 1
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        return MAX_YAML_NODES + 1
+    open_.add(key)
+    children = list(node.keys()) + list(node.values()) if isinstance(node, Mapping) else node
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, open_)
+        if total > MAX_YAML_NODES:
+            break
+    open_.discard(key)
+    sizes[key] = total
+    return total
 
 
 def build_source_map(tree: Any, file: str) -> SourceMap:

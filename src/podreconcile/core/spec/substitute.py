@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from podreconcile.core.secret import Secret
 from podreconcile.core.spec.problems import Path, Problem
 from podreconcile.core.spec.settings import ENV_FILE_NAME, Settings
 from podreconcile.core.spec.source import SourceMap
@@ -27,6 +28,7 @@ class Substitution:
     tree: Any
     variables: dict[Path, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    secrets: dict[str, Secret] = field(default_factory=dict)  # every variable used, by name
 
 
 def substitute(tree: Any, settings: Settings, source: SourceMap) -> Substitution:
@@ -59,9 +61,26 @@ def _fill_string(text: str, path: Path, settings: Settings, source: SourceMap, o
         if value is None:
             out.problems.append(source.problem(path, _unset(name)))
             return match.group()
-        return value
+        out.secrets[name] = value
+        return value.reveal()
 
     return _TOKEN.sub(replace, text)
+
+
+#: Fields that become a shell command on the pod: a value put there would sit in launch.json, the
+#: plan and the process list, so a `${VAR}` there must go through pod.env instead.
+COMMAND_FIELDS = (("run", "command"), ("run", "resume_args"), ("run", "setup"))
+
+
+def secrets_in_commands(variables: dict[Path, list[str]], source: SourceMap) -> list[Problem]:
+    """A problem for each `${VAR}` written into a command field."""
+    return [
+        source.problem(path, (
+            f"${{{names[0]}}} here would put its value into launch.json, the plan and the pod's process "
+            f"list; add {names[0]}: ${{{names[0]}}} to pod.env and write ${names[0]} here (the pod's shell "
+            "expands it)"))
+        for path, names in variables.items() if path in COMMAND_FIELDS
+    ]
 
 
 def _unset(name: str) -> str:

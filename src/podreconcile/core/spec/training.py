@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ def read_training_config(spec: Spec, project_dir: Path) -> TrainingConfig:
     and the fix when the config is missing, unreadable, or names no usable output directory.
     """
     path = Path(project_dir) / spec.run.config
+    _inside_project(path, Path(project_dir), spec)
     if spec.run.output_dir is not None:
         output_dir = spec.run.output_dir
 
@@ -40,6 +42,15 @@ def read_training_config(spec: Spec, project_dir: Path) -> TrainingConfig:
     else:
         output_dir, locate = _output_dir_from_config(path, spec.run.config)
     return TrainingConfig(path, output_dir, _run_name(output_dir, spec, locate))
+
+
+def _inside_project(path: Path, project_dir: Path, spec: Spec) -> None:
+    """The config is read here and synced with the code: a symlink out of the project is refused."""
+    real, root = Path(os.path.realpath(path)), Path(os.path.realpath(project_dir))
+    if path.exists() and root not in real.parents:
+        raise InvalidSpec([spec.source.problem(("run", "config"), (
+            "leads outside the project through a symlink; put the training config inside the project"
+        ))])
 
 
 def _output_dir_from_config(path: Path, shown: str) -> tuple[str, _Locate]:
@@ -75,7 +86,9 @@ def _run_name(output_dir: str, spec: Spec, locate: _Locate) -> str:
             "use a folder like outputs/baseline"
         )])
     mount = spec.pod.volume_mount_path
-    if normal.startswith("/") and not normal.startswith(mount.rstrip("/") + "/"):
+    # Relative to code.path, so `../../../tmp/x` is judged where it lands, not as written.
+    full = posixpath.normpath(posixpath.join(spec.code.path, output_dir))
+    if not full.startswith(mount.rstrip("/") + "/"):
         raise InvalidSpec([locate(
             f"{output_dir} is outside the volume ({mount}), so checkpoints would vanish when the "
             "pod stops; make it relative to code.path, or put it under the volume"

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 
 from podreconcile.core.errors import PermanentError, UserError
 from podreconcile.core.ports import PodShell
+from podreconcile.core.untrusted import as_int, as_str, json_value
 from podreconcile.engine.datasync.model import DataFile, RemoteListing, UploadDiff
 from podreconcile.engine.datasync.podscript import _script_command
 
@@ -27,8 +28,20 @@ def local_data(project_dir: Path, items: Iterable) -> list[DataFile]:
     found: dict[str, DataFile] = {}
     for index, item in enumerate(items):
         for data_file in _files_of_item(project_dir, index, item):
+            _inside(project_dir, data_file.local, index)
             _add_once(found, data_file, index)
     return [found[remote] for remote in sorted(found)]
+
+
+def _inside(project_dir: Path, path: Path, index: int) -> None:
+    """Data comes from the project: a symlink (or a `from`) that leads out of it is refused, since a
+    cloned repository could point one at ~/.ssh and have it uploaded."""
+    real, root = Path(os.path.realpath(path)), Path(os.path.realpath(project_dir))
+    if real != root and root not in real.parents:
+        raise UserError(
+            f"data[{index}]: {path} leads outside the project (to {real}); podreconcile uploads only files "
+            "inside the project. Copy the file in, or remove the link."
+        )
 
 
 def _files_of_item(project_dir: Path, index: int, item) -> Iterator[DataFile]:
@@ -91,13 +104,21 @@ def listing_request(items_to: Iterable[str]) -> tuple[str, bytes]:
 
 
 def parse_listing(stdout: str) -> RemoteListing:
-    """The listing script's output as a RemoteListing; PermanentError if it is not one."""
-    try:
-        data = json.loads(stdout)
-        files = {str(p): (int(size), int(mtime)) for p, (size, mtime) in data["files"].items()}
-        return RemoteListing(files, data["rsync"] or None)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise PermanentError("the pod's listing of the data files could not be parsed") from None
+    """The listing script's output as a RemoteListing; PermanentError if it is not one.
+
+    An entry whose size or mtime is unreadable is left out (the file is sent again); output that is
+    not a listing at all is an error, since nothing can be compared with it.
+    """
+    data = json_value(stdout)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise PermanentError("the pod's listing of the data files could not be parsed; apply again, or "
+                             "check the pod's python3 with `podreconcile logs`")
+    files = {}
+    for path, entry in data["files"].items():
+        size, mtime = (as_int(v, 0) for v in entry) if isinstance(entry, list) and len(entry) == 2 else (None, None)
+        if size is not None and mtime is not None:
+            files[path] = (size, mtime)
+    return RemoteListing(files, as_str(data.get("rsync"), 4096) or None)
 
 
 def remote_listing(session: PodShell, items_to: list[str]) -> RemoteListing:
@@ -109,7 +130,7 @@ def remote_listing(session: PodShell, items_to: list[str]) -> RemoteListing:
     if not items_to:
         return RemoteListing()
     command, request = listing_request(items_to)
-    result = session.run(command, stdin=request, what="listing the data files on the pod")
+    result = session.run(command, stdin=request, what="listing the data files on the pod", timeout=300)
     return parse_listing(result.stdout)
 
 

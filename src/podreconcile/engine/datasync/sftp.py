@@ -18,6 +18,7 @@ from podreconcile.core.errors import (
     UserError,
 )
 from podreconcile.core.ports import PodShell
+from podreconcile.core.untrusted import as_int, as_str, json_value
 from podreconcile.engine.datasync.model import (
     _BLOCK,
     _FINALIZE_INTERVAL,
@@ -258,11 +259,15 @@ def _prepare(session: PodShell, dirs: list[str], parts: list[str]) -> dict[str, 
     """One round trip: create `dirs`; part path -> (size, sha256) of the `parts` that exist."""
     request = json.dumps({"dirs": dirs, "parts": parts}).encode()
     what = "preparing the data upload"
-    result = session.run(_script_command("prepare"), stdin=request, what=what)
-    try:
-        found = json.loads(result.stdout).items()
-        return {path: (int(size), str(digest)) for path, (size, digest) in found}
-    except (ValueError, TypeError, AttributeError):
-        raise PermanentError(f"the pod's answer to {what} could not be parsed") from None
+    result = session.run(_script_command("prepare"), stdin=request, what=what, timeout=300)
+    found = json_value(result.stdout)
+    if not isinstance(found, dict):
+        raise PermanentError(f"the pod's answer to {what} could not be parsed; apply again")
+    parts = {}
+    for path, entry in found.items():
+        size, digest = (as_int(entry[0], 0), as_str(entry[1], 200)) if isinstance(entry, list) and len(entry) == 2 else (None, None)
+        if size is not None and digest is not None:
+            parts[path] = (size, digest)  # an unreadable part is sent again from its start
+    return parts
 
 

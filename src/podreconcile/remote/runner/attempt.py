@@ -45,7 +45,7 @@ class Runner:
         attempt = previous_attempt(previous) + 1
         start = decide_start(self.launch)
         started = time.time()
-        self.tee = Tee(self.paths, Redactor(secret_values(self.env)))
+        self.tee = Tee(self.paths, Redactor(secret_values(self.env, self.launch.secret_env)))
         self.tee.line(header(self.launch.run_name, attempt, utc_iso(started), start.how))
         self._announce(start)
         self.status.update(initial_status(self.launch, attempt, start, started))
@@ -127,18 +127,22 @@ class Runner:
         stop = self.launch.stop_pod_when_done or reason == "max_runtime"
         sig = signal_name(self.signals.first) if reason == "signal" else None
         self._write_ending(code, reason, sig, started, stop)
+        # status.json records the end before the EXIT_CODE line announces it: a follower that sees
+        # the line confirms it there (training output could print such a line too).
         self.status.update({
             "state": "succeeded" if code == 0 else "failed", "exit_code": code, "ended_at": utc_iso(),
             "stopped_reason": reason, "signal": sig, "child_pgid": None,
             "pod_stop": "requested" if stop else "not_requested",
         })
+        self.tee.line("EXIT_CODE=%d" % code)
+        self.tee.close()
         if stop:
             time.sleep(max(0.0, self.launch.stop_delay_s))
             result = stop_pod(self.env, self.launch, lambda message: note(self.paths, message))
             self.status.update({"pod_stop": result})
 
     def _write_ending(self, code: int, reason: str, sig: str | None, started: float, stop: bool) -> None:
-        """The attempt's last lines, EXIT_CODE last, flushed to disk."""
+        """The attempt's summary lines (EXIT_CODE follows once status.json records the end)."""
         elapsed = int(time.time() - started)
         self.tee.line("podreconcile: attempt ended: %s, exit code %d, after %dh%02dm%02ds"
                       % (reason + (" " + sig if sig else ""), code,
@@ -146,5 +150,3 @@ class Runner:
         if stop:
             why = "max_runtime" if reason == "max_runtime" else "stop_pod_when_done"
             self.tee.line("podreconcile: stopping the pod (%s)" % why)
-        self.tee.line("EXIT_CODE=%d" % code)
-        self.tee.close()

@@ -44,12 +44,17 @@ def write_json_atomic(path: str, data: dict) -> None:
     fsync_dir(os.path.dirname(path))
 
 
+MAX_JSON = 1 << 20
+
+
 def read_json(path: str) -> dict | None:
     """A JSON object from a file, or None when missing or unreadable."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(MAX_JSON + 1)
+        # Anyone with the volume may have written it: too big, too deep or not JSON is unreadable.
+        data = json.loads(text) if len(text) <= MAX_JSON else None
+    except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

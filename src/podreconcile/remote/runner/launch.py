@@ -52,6 +52,9 @@ class Launch:
         # A follower (an attached apply, `logs --follow`) needs a moment to read EXIT_CODE before the stop cuts SSH.
         self.stop_delay_s = float(data.get("stop_delay_s", 5))
         self.venv_system_site_packages = bool(data.get("venv_system_site_packages", True))
+        # Names only: the values are in the pod's environment, never in launch.json.
+        names = data.get("secret_env")
+        self.secret_env = [str(n) for n in names] if isinstance(names, list) else []
 
 
 def load_launch(path: str) -> Launch:

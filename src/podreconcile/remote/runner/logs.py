@@ -7,6 +7,7 @@ import sys
 import threading
 
 from .basics import read_first_line, utc_iso
+from .frame import Framer
 from .launch import RunPaths
 from .redact import Redactor
 
@@ -87,14 +88,15 @@ class Tee:
         if torn:
             self._write_file(self._files[0], b"\n")
         self._redactor = redactor
+        self._framer = Framer()
         self._lock = threading.Lock()
         self._line_start = True
 
     def output(self, data: bytes, gate: Gate) -> None:
-        """Bytes from a child, redacted; dropped once the child's gate is shut."""
+        """Bytes from a child, redacted and framed; dropped once the child's gate is shut."""
         with self._lock:
             if gate.open:
-                self._write(self._redactor.feed(data))
+                self._write(self._framer.feed(self._redactor.feed(data)))
 
     def shut(self, gate: Gate) -> None:
         """A child is done: later bytes from whatever still holds its pipe never reach the logs."""
@@ -104,14 +106,17 @@ class Tee:
     def end_output(self) -> None:
         """A child is done: release the bytes held back by the redactor."""
         with self._lock:
-            self._write(self._redactor.flush())
+            self._write(self._framer.feed(self._redactor.flush()))
+            self._write(self._framer.flush())
 
     def line(self, text: str) -> None:
         """A whole line of the runner's own, always starting at a line start."""
         with self._lock:
+            self._write(self._framer.flush())
             if not self._line_start:
                 self._write(b"\n")
             self._write((text + "\n").encode("utf-8", "replace"))
+            self._framer.runner_line_written()
 
     def close(self) -> None:
         """Flushed to disk before the pod stop, which may come within the second."""

@@ -8,11 +8,17 @@ SECRET_NAME_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re
 NOT_SECRET = frozenset({"PUBLIC_KEY", "SSH_PUBLIC_KEY"})
 
 
-def secret_values(env: dict) -> list:
-    """Values to mask in logs: anything named like a key, token or password."""
+MIN_NAMED = 4  # a shorter value ("1", "on") would mask every occurrence of common text
+
+
+def secret_values(env: dict, names=()) -> list:
+    """Values to mask in logs: those of the variables the launch names as secrets (every `${VAR}`
+    and pod.secret_env value of the spec), and anything named like a key, token or password."""
+    named = set(names)
     return [
         v for k, v in env.items()
-        if SECRET_NAME_RE.search(k) and k not in NOT_SECRET and len(v) >= 6
+        if (k in named and len(v) >= MIN_NAMED)
+        or (SECRET_NAME_RE.search(k) and k not in NOT_SECRET and len(v) >= 6)
     ]
 
 

@@ -54,8 +54,8 @@ class StatusFile:
 def close_lost_attempt(paths: RunPaths, status: dict, code: int, message: str, current_too: bool) -> None:
     """End an attempt whose runner is gone: its logs get the note and EXIT_CODE, status is final."""
     text = ("podreconcile: %s\nEXIT_CODE=%d\n" % (message, code)).encode("utf-8")
-    append_ending(paths, status, text, current_too)
     reason = "max_runtime" if code == EXIT_MAX_RUNTIME else "lost"
-    status = dict(status, state="failed", exit_code=code, ended_at=utc_iso(), child_pgid=None,
-                  stopped_reason=reason, updated_at=utc_iso())
-    write_json_atomic(paths.status, status)
+    ended = dict(status, state="failed", exit_code=code, ended_at=utc_iso(), child_pgid=None,
+                 stopped_reason=reason, updated_at=utc_iso())
+    write_json_atomic(paths.status, ended)  # recorded before the EXIT_CODE line announces it
+    append_ending(paths, status, text, current_too)
