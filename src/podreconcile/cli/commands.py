@@ -30,7 +30,8 @@ from podreconcile.engine.observe import Connection, observe
 from podreconcile.engine.project import Project, load_project
 from podreconcile.engine.state_file import now
 
-SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
+SpecOption = typer.Option(None, "-f", "--file", metavar="SPEC",
+                          help="The podspec, or a folder holding podspec.yaml [default: podspec.yaml here or in a parent folder].")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
 
@@ -85,8 +86,8 @@ def plan_command(
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Plan a fresh start that ignores checkpoints."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (same as --format json)."),
-    output: str = typer.Option("text", "--format", help="text | markdown | json"),
-    out: Path = typer.Option(None, "--out", help="Save the plan to FILE for `podreconcile apply FILE`."),
+    output: str = typer.Option("text", "--format", metavar="FORMAT", help="text | markdown | json"),
+    out: Path = typer.Option(None, "--out", metavar="FILE", help="Save the plan to FILE for `podreconcile apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 no changes, 1 error, 2 changes pending."),
 ) -> None:
     """Show what apply would do, and why. Changes nothing.
@@ -118,7 +119,7 @@ def plan_command(
 
 
 def apply_command(
-    plan_file: Path = typer.Argument(None, help="A plan saved by `plan --out`: apply exactly it, or refuse if stale."),
+    plan_file: Path = typer.Argument(None, metavar="FILE", help="A plan saved by `plan --out`: apply exactly it, or refuse if stale."),
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Start training afresh, ignoring checkpoints."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),

@@ -59,7 +59,8 @@ def _session(project: Project, pod: PodFacts, conn: Connection):
         conn.close()
 
 
-def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, "--json")) -> None:
+def status_command(spec: Path = SpecOption,
+                   as_json: bool = typer.Option(False, "--json", help="Print it as JSON, for scripts.")) -> None:
     """The pod, the run, and what `plan` would do.
 
     Example: podreconcile status --json
@@ -80,7 +81,7 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
 def logs_command(
     spec: Path = SpecOption,
     follow_: bool = typer.Option(False, "--follow", "-F", help="Keep printing new lines until the attempt ends."),
-    tail: int = typer.Option(None, "--tail", "-n", help="Only the last N lines."),
+    tail: int = typer.Option(None, "--tail", "-n", metavar="N", help="Only the last N lines."),
     all_attempts: bool = typer.Option(False, "--all", help="Every attempt (train.log), not just the latest."),
     start: bool = typer.Option(False, "--start", help="Start a stopped pod to read the log, then stop it again."),
 ) -> None:
@@ -141,7 +142,8 @@ def stop_command(spec: Path = SpecOption) -> None:
         project.state_file.unlock()
 
 
-def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+def destroy_command(spec: Path = SpecOption,
+                    yes: bool = typer.Option(False, "--yes", "-y", help="Terminate without asking.")) -> None:
     """Terminate the pod and clear the state file; a network volume is kept.
 
     Example: podreconcile destroy --yes
@@ -197,7 +199,7 @@ def sync_data_command(spec: Path = SpecOption) -> None:
         project.state_file.unlock()
 
 
-def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, "--port", help="Local port.")) -> None:
+def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, "--port", metavar="PORT", help="Local port.")) -> None:
     """Tunnel to TensorBoard on the pod (started in tmux session `tb` if absent); Ctrl+C closes the tunnel only.
 
     Example: podreconcile tensorboard --port 6007

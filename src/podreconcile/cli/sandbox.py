@@ -10,11 +10,13 @@ import typer
 from podreconcile.core.errors import UserError
 from podreconcile.sandbox import daemon
 
-app = typer.Typer(no_args_is_help=True, help="A local RunPod: real sshd pods, RunPod's API and errors.")
-volume_app = typer.Typer(no_args_is_help=True, help="Network volumes of the sandbox.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="A local RunPod: real sshd pods, RunPod's API and errors.")
+volume_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="Network volumes of the sandbox.")
 app.add_typer(volume_app, name="volume")
 
-HomeOption = typer.Option(None, "--home", help=f"Sandbox state folder [default: ${daemon.HOME_ENV} or ~/.podreconcile/sandbox].")
+HomeOption = typer.Option(None, "--home", metavar="DIR", help=f"Sandbox state folder [default: ${daemon.HOME_ENV} or ~/.podreconcile/sandbox].")
 
 
 def _home(home: Path | None) -> Path:
@@ -31,8 +33,8 @@ def _running(home: Path | None) -> daemon.Running:
 @app.command()
 def up(
     home: Path = HomeOption,
-    port: int = typer.Option(0, "--port", help="Port of the API [default: a free one]."),
-    boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
+    port: int = typer.Option(0, "--port", metavar="PORT", show_default=False, help="Port of the API [default: a free one]."),
+    boot_delay: float = typer.Option(2.0, "--boot-delay", metavar="SECONDS", help="Seconds a pod takes to boot before SSH answers."),
 ) -> None:
     """Start the sandbox in the background and print the two `export` lines to `eval`.
 
@@ -69,9 +71,9 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
 
 @volume_app.command("create")
 def volume_create(
-    name: str,
-    size_gb: int = typer.Option(..., "--size-gb", help="Size in GB."),
-    data_center: str = typer.Option("EU-RO-1", "--data-center", help="Data center id."),
+    name: str = typer.Argument(..., metavar="NAME"),
+    size_gb: int = typer.Option(..., "--size-gb", metavar="N", help="Size in GB."),
+    data_center: str = typer.Option("EU-RO-1", "--data-center", metavar="ID", help="Data center id."),
     home: Path = HomeOption,
 ) -> None:
     """Create a network volume and print its id."""
@@ -84,7 +86,7 @@ def volume_create(
 
 
 @app.command()
-def preempt(pod_id: str, home: Path = HomeOption) -> None:
+def preempt(pod_id: str = typer.Argument(..., metavar="POD_ID"), home: Path = HomeOption) -> None:
     """Kill a running pod as a spot interruption does (SIGTERM, then SIGKILL)."""
     result = daemon.admin(_running(home), "preempt", {"pod_id": pod_id})
     typer.echo(f"Pod {pod_id}: {result['desiredStatus']} ({result['lastStatusChange']}).")
@@ -92,12 +94,12 @@ def preempt(pod_id: str, home: Path = HomeOption) -> None:
 
 @app.command()
 def fault(
-    operation: str,
-    times: int = typer.Option(1, "--times", help="How many of the next calls fail."),
-    error: str = typer.Option(..., "--error", help="http-500 | http-429 | timeout | no-capacity | host-gpus-busy"),
-    body: str = typer.Option(None, "--body", help="json or html body for http-500/http-429."),
+    operation: str = typer.Argument(..., metavar="OPERATION"),
+    times: int = typer.Option(1, "--times", metavar="N", help="How many of the next calls fail."),
+    error: str = typer.Option(..., "--error", metavar="KIND", help="http-500 | http-429 | timeout | no-capacity | host-gpus-busy"),
+    body: str = typer.Option(None, "--body", metavar="KIND", help="json or html body for http-500/http-429."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
-    hang: float = typer.Option(35.0, "--hang", help="Seconds a timeout holds the connection."),
+    hang: float = typer.Option(35.0, "--hang", metavar="SECONDS", help="Seconds a timeout holds the connection."),
     home: Path = HomeOption,
 ) -> None:
     """Make the next N calls of OPERATION (a GraphQL field name) fail the way RunPod does."""
