@@ -93,7 +93,7 @@ def find_spec(spec_file: Path | None, cwd: Path | None = None) -> Path:
     in the current folder or the nearest parent folder that has one, as git finds its repository."""
     cwd = (cwd or Path.cwd()).absolute()
     if spec_file is not None:
-        path = cwd / spec_file
+        path = Path(os.path.normpath(cwd / spec_file))
         if path.is_dir():
             path = path / SPEC_NAME
             if not path.is_file():
