@@ -37,11 +37,13 @@ EXIT_TRAINING_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
-    from podreconcile.cli import day2, init, schema
+    from podreconcile.cli import day2, init, schema, show, ssh_command
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
+    show.register(app)
     day2.register(app)
+    ssh_command.register(app)
     init.register(app)
     schema.register(app)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import typer
 
 from podreconcile.cli import wiring
 from podreconcile.cli.commands import SpecOption, _options, _print_line
-from podreconcile.cli.render import Progress
+from podreconcile.cli.render import Progress, use_colour
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
@@ -75,7 +76,8 @@ def status_command(spec: Path = SpecOption,
     finally:
         conn.close()
     info = status_dict(project, state, obs, result)
-    typer.echo(json.dumps(info, indent=2) if as_json else status_text(info))
+    width = shutil.get_terminal_size((100, 24)).columns
+    typer.echo(json.dumps(info, indent=2) if as_json else status_text(info, colour=use_colour(), width=width))
 
 
 def logs_command(

@@ -68,7 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     from podreconcile.engine import retry
 
     _load_commands()
-    retry.on_retry.set(render.Progress().retrying)
+    token = retry.on_retry.set(render.Progress().retrying)
+    try:
+        return _run(argv)
+    finally:
+        retry.on_retry.reset(token)
+
+
+def _run(argv: list[str] | None) -> int:
+    from podreconcile.cli import render
+
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, prog_name="podreconcile", standalone_mode=False)

@@ -85,6 +85,7 @@ class RunFacts:
     python: str | None = None
     venv_ok: bool = True
     launch_id: str | None = None
+    log_lines: tuple[str, ...] = ()  # the log's last lines, for `status`
 
     @property
     def alive(self) -> bool:
@@ -128,6 +129,8 @@ def parse_probe(text: str) -> RunFacts:
         python=_str(data.get("python")),
         venv_ok=_bool(data.get("venv_ok", True)),
         launch_id=_str(data.get("launch_id")),
+        log_lines=tuple(line for line in data.get("log_lines") or () if isinstance(line, str))
+        if isinstance(data.get("log_lines"), list) else (),
     )
 
 

@@ -80,7 +80,7 @@ def stale_reason(saved: dict[str, str], current: dict[str, str]) -> str | None:
     """The first fact that moved since the plan was saved, in words; None when none did."""
     for key, label in LABELS.items():
         if saved.get(key) != current.get(key):
-            return f"{label} changed since the plan was made ({saved.get(key)!s:.60} -> {current.get(key)!s:.60})"
+            return f"{label} changed since the plan was made"  # the basis strings are internal, not wording
     return None
 
 
