@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -36,11 +37,14 @@ def up(
     port: int = typer.Option(0, "--port", metavar="PORT", show_default=False, help="Port of the API [default: a free one]."),
     boot_delay: float = typer.Option(2.0, "--boot-delay", metavar="SECONDS", help="Seconds a pod takes to boot before SSH answers."),
 ) -> None:
-    """Start the sandbox in the background and print the two `export` lines to `eval`.
+    """Start the sandbox in the background and print the `export` lines to `eval`.
 
     Example: eval "$(podreconcile sandbox up)"
     """
-    typer.echo(daemon.up(_home(home), port=port, boot_delay=boot_delay).exports())
+    folder = _home(home).absolute()
+    exports = daemon.up(folder, port=port, boot_delay=boot_delay).exports()
+    # The home too, so that the next `sandbox fault` or `status` in this shell reaches this sandbox.
+    typer.echo(f"{exports}\nexport {daemon.HOME_ENV}={shlex.quote(str(folder))}")
 
 
 @app.command()
