@@ -80,6 +80,14 @@ def test_rendering_matches_golden(name: str, kind: str) -> None:
     assert rendered == golden.read_text(), f"{golden} differs; if intended, regenerate with UPDATE_GOLDEN=1"
 
 
+def test_an_upload_of_unknown_size_names_the_local_data() -> None:
+    upload = Action(Kind.UPLOAD_DATA, "data changes since the last upload are known after start",
+                    local_files=300, local_bytes=52_000_000)
+    text = plan_text(Plan((upload,)), HEADING)
+    assert "local data: 300 file(s), 52.0 MB; what the volume lacks of it is (known after apply)" in text
+    assert Plan.from_dict(json.loads(plan_json(Plan((upload,))))) == Plan((upload,))
+
+
 def test_plain_text_has_no_escape_codes_and_colour_has() -> None:
     for plan in PLANS.values():
         assert "\033[" not in RENDERERS["txt"](plan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from podreconcile.core.observation import Observation
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
-from podreconcile.core.state import LastRun, State
+from podreconcile.core.state import STOPPED, LastRun, State
 from podreconcile.engine import retry, saved_plans
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import Connection, observe
@@ -34,6 +35,7 @@ SpecOption = typer.Option(None, "-f", "--file", metavar="SPEC",
                           help="The podspec, or a folder holding podspec.yaml [default: podspec.yaml here or in a parent folder].")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
+ENDED_BY_SIGNAL = re.compile(r"^podreconcile: attempt ended: signal (\w+),")
 
 
 def register(app: typer.Typer) -> None:
@@ -184,9 +186,18 @@ def _confirm(yes: bool) -> None:
 
 def _follow(project: Project, applier, progress: Progress) -> int | None:
     pod_id = project.state_file.read().pod_id
+    signalled: list[str] = []
+
+    def on_line(line: str) -> None:
+        # The runner's last words say whether a signal (a pod stop) ended the attempt.
+        found = ENDED_BY_SIGNAL.match(line)
+        if found:
+            signalled.append(found.group(1))
+        _print_line(line)
+
     try:
         progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
-        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info)
+        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=on_line, on_notice=progress.info)
     except KeyboardInterrupt:
         progress.step("detached; training goes on. Reattach with: podreconcile logs --follow")
         return None
@@ -194,10 +205,12 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
         progress.step(f"the pod stopped before the attempt's last line arrived ({ending.pod_status}); "
                       "`podreconcile plan` shows what happened, `apply` resumes")
         return None
-    state = "succeeded" if ending.exit_code == 0 else "failed"
+    state = "succeeded" if ending.exit_code == 0 else STOPPED if signalled else "failed"
     project.state_file.write(project.state_file.read().with_(
         last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
-    verdict = "succeeded" if ending.exit_code == 0 else f"failed with exit code {ending.exit_code}"
+    verdict = ("succeeded" if ending.exit_code == 0 else
+               f"was stopped ({signalled[-1]}) when its pod was stopped" if signalled else
+               f"failed with exit code {ending.exit_code}")
     stops = " The pod stops itself." if project.spec.run.stop_pod_when_done else ""
     progress.step(f"training {verdict}.{stops}")
     return ending.exit_code

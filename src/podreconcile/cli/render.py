@@ -115,10 +115,17 @@ def details(action: Action, now: float | None = None) -> list[str]:
     if action.kind is Kind.START_POD:
         found.append(f"ssh endpoint: {UNKNOWN} (a new port and new host keys at every start)")
     if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA):
-        found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else f"files: {UNKNOWN}")
+        found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else _unknown_files(action))
     if action.kind is Kind.LAUNCH_RUN:
         found.append(_launch_detail(action, now))
     return found
+
+
+def _unknown_files(action: Action) -> str:
+    if action.local_files is None:
+        return f"files: {UNKNOWN}"
+    return (f"local data: {action.local_files} file(s), {_size(action.local_bytes)}; "
+            f"what the volume lacks of it is {UNKNOWN}")
 
 
 def _launch_detail(action: Action, now: float | None) -> str:

@@ -52,6 +52,8 @@ class Action:
     checkpoint_mtime: float | None = None  # seconds since the epoch, as the pod's filesystem says
     files: int | None = None
     bytes: int | None = None
+    local_files: int | None = None  # upload_data on a pod not yet reachable: the data on this machine
+    local_bytes: int | None = None
 
     def to_dict(self) -> dict:
         raw = asdict(self)

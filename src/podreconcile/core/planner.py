@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from podreconcile.core.desired import Desired
-from podreconcile.core.observation import Observation, PodFacts, PodStatus
+from podreconcile.core.observation import DataFacts, Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Action, FieldChange, Kind, LaunchMode, Plan
 from podreconcile.core.run_observation import RunFacts, RunState
-from podreconcile.core.state import State
+from podreconcile.core.state import STOPPED, State
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
             return Plan(summary="No pod exists for this spec.", blocker=volume_problem)
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
         create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types, data_center=data_center)
-        return _after_new_pod(desired, options, create)
+        return _after_new_pod(desired, options, create, obs.data)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired), pod_id=pod.id),) if adopt else ()
     changes, prefix_notes = _changes_for_this_run(desired, state, obs, options, pod)
@@ -68,11 +68,11 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
                                                         "; the pod's volume disk and its data go with it")
         replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, changes=changes,
                          data_center=data_center)
-        return _prefixed(prefix, _after_new_pod(desired, options, replace))
+        return _prefixed(prefix, _after_new_pod(desired, options, replace, obs.data))
     if obs.start_refused:
-        return _prefixed(prefix, _host_refused(desired, options, pod, data_center))
+        return _prefixed(prefix, _host_refused(desired, options, pod, data_center, obs.data))
     if pod.status is PodStatus.EXITED:
-        return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
+        return _prefixed(prefix, _stopped_pod(desired, state, obs, options, pod), prefix_notes)
     if pod.status is PodStatus.RUNNING:
         return _prefixed(prefix, _running_pod(desired, obs, options, pod), prefix_notes)
     return Plan(prefix, summary=f"Pod {pod.id} is {pod.status.value}.",
@@ -138,33 +138,35 @@ def _network_volume(desired: Desired, obs: Observation) -> tuple[str | None, str
     return volume.data_center_id, None
 
 
-def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None) -> Plan:
+def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None,
+                  local: DataFacts | None = None) -> Plan:
     if not desired.has_network_volume:
         return Plan(summary=f"Pod {pod.id} cannot start: its host has no free GPU.",
                     blocker="The pod's host has no free GPU and the pod has no network volume, so a new pod "
                             "would start without its data; wait and apply again, or `podreconcile destroy` to start over.")
     reason = "its host has no free GPU; a new pod takes over the same network volume"
     replace = Action(Kind.REPLACE_POD, reason, pod_id=pod.id, gpu_types=desired.gpu_types, data_center=data_center)
-    return _after_new_pod(desired, options, replace)
+    return _after_new_pod(desired, options, replace, local)
 
 
-def _after_new_pod(desired: Desired, options: Options, first: Action) -> Plan:
+def _after_new_pod(desired: Desired, options: Options, first: Action, local: DataFacts | None = None) -> Plan:
     """A new pod: sync everything, then launch (resuming only if a network volume may hold checkpoints)."""
     mode = LaunchMode.FORCE_RESTART if options.force_restart else (
         LaunchMode.AUTO if desired.has_network_volume else LaunchMode.FRESH)
     sync = Action(Kind.SYNC_CODE, "a new pod has no code")
-    data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts")
+    data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts", local)
     launch = Action(Kind.LAUNCH_RUN, _launch_reason(None, options), mode=mode)
     return Plan((first, sync) + data + (launch,), summary=f"Run {desired.run_name} has not started on this pod.")
 
 
-def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts) -> Plan:
+def _stopped_pod(desired: Desired, state: State, obs: Observation, options: Options, pod: PodFacts) -> Plan:
     last = state.last_run
     if last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value and not options.force_restart:
-        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.")
+        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.",
+                    notes=_changed_since_done(desired, last.revision, obs))
     start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
     sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start")
-    data = _upload_unknown(desired, "data changes since the last upload are known after start")
+    data = _upload_unknown(desired, "data changes since the last upload are known after start", obs.data)
     mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
     launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, desired, options), mode=mode)
     return Plan((start, sync) + data + (launch,), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
@@ -174,6 +176,8 @@ def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
     if options.force_restart:
         return "--force-restart: checkpoints are ignored"
     if last and last.run_name == desired.run_name:
+        if last.state == STOPPED:
+            return _stopped_wording(last.attempt)
         if last.state == RunState.FAILED.value and last.exit_code is not None:
             return f"attempt {last.attempt} failed with exit code {last.exit_code}"
         return f"the run was last seen {last.state} (attempt {last.attempt}); it is not alive on a stopped pod"
@@ -209,6 +213,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
         return Plan(summary=summary, notes=notes)
     if run.status and run.status.state is RunState.SUCCEEDED and not options.force_restart:
         summary = f"Run {desired.run_name} succeeded (attempt {_attempt(run)})."
+        notes += _changed_since_done(desired, run.status.revision, obs)
         if desired.stop_pod_when_done:
             stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id=pod.id)
             return Plan((stop,), summary=summary, notes=notes)
@@ -253,8 +258,23 @@ def _sync(obs: Observation) -> tuple[Action, ...]:
     return (Action(Kind.SYNC_CODE, reason, files=code.files_to_send, bytes=code.bytes_to_send),)
 
 
-def _upload_unknown(desired: Desired, reason: str) -> tuple[Action, ...]:
-    return (Action(Kind.UPLOAD_DATA, reason),) if desired.has_data else ()
+def _upload_unknown(desired: Desired, reason: str, local: DataFacts | None = None) -> tuple[Action, ...]:
+    """An upload whose size is known after apply; the local side (files, bytes) is known now."""
+    if not desired.has_data:
+        return ()
+    return (Action(Kind.UPLOAD_DATA, reason, local_files=local.files_total if local else None,
+                   local_bytes=local.bytes_total if local else None),)
+
+
+def _changed_since_done(desired: Desired, ran: str | None, obs: Observation) -> tuple[str, ...]:
+    """A note when the code or training config changed after the run finished: a finished run is
+    not launched again, so the change takes effect only on the next run."""
+    local = obs.code.revision if obs.code else None
+    if not ran or not local or ran == local:
+        return ()
+    return (f"the code or training config changed since run {desired.run_name} ran ({ran} -> {local}); a finished "
+            "run is not launched again, so the change takes effect on the next run. "
+            "`podreconcile apply --force-restart` runs it now, from scratch (or set a new output_dir)",)
 
 
 def _upload(obs: Observation) -> tuple[Action, ...]:
@@ -286,16 +306,25 @@ def _launch_reason(run: RunFacts | None, options: Options) -> str:
     status = run.status if run else None
     if status is None:
         return "the run has not started yet"
+    if status.stopped_by_signal:
+        return _stopped_wording(status.attempt, status.signal)
     if status.state is RunState.FAILED:
         return f"attempt {status.attempt} failed with exit code {status.exit_code}"
     return f"attempt {status.attempt} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
+
+
+def _stopped_wording(attempt, signal: str | None = None) -> str:
+    how = f" ({signal})" if signal else ""
+    return (f"attempt {attempt} was stopped{how} when its pod was stopped (`podreconcile stop` or the RunPod "
+            "console), not a failure")
 
 
 def _run_summary(desired: Desired, run: RunFacts) -> str:
     status = run.status
     if status is None:
         return f"Run {desired.run_name} has not started on this pod."
-    return f"Run {desired.run_name} is not running (attempt {status.attempt}: {status.state.value.lower()})."
+    state = STOPPED if status.stopped_by_signal else status.state.value.lower()
+    return f"Run {desired.run_name} is not running (attempt {status.attempt}: {state})."
 
 
 def _checkpoint_notes(run: RunFacts) -> tuple[str, ...]:

@@ -64,6 +64,12 @@ class RunStatus:
     stopped_reason: str | None = None
     deadline_at: datetime | None = None
     pod_stop: str | None = None
+    signal: str | None = None  # the signal that ended the attempt (stopped_reason "signal")
+
+    @property
+    def stopped_by_signal(self) -> bool:
+        """The attempt was ended by a signal (a pod stop sends SIGTERM), not by its own failure."""
+        return self.state is RunState.FAILED and self.stopped_reason == "signal"
 
     @property
     def active(self) -> bool:
@@ -170,6 +176,7 @@ def _status(raw: Any) -> RunStatus | None:
         stopped_reason=_str(raw.get("stopped_reason")),
         deadline_at=_time(raw.get("deadline_at")),
         pod_stop=_str(raw.get("pod_stop")),
+        signal=_str(raw.get("signal")),
     )
 
 

@@ -22,7 +22,7 @@ from podreconcile.core.ports import (
     NoCapacityError,
     Provider,
 )
-from podreconcile.core.state import LastRun
+from podreconcile.core.state import STOPPED, LastRun
 from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
 from podreconcile.engine.observe import (
     Connection,
@@ -95,8 +95,9 @@ class Applier:
                       legacy_pod_id=self.options.legacy_pod_id)
         status = obs.run.status if obs.run else None
         if status is not None and status.run == self.project.run_name:
-            self._save(last_run=LastRun(self.project.run_name, status.state.value, status.attempt,
-                                        status.exit_code, now()))
+            state = STOPPED if status.stopped_by_signal else status.state.value
+            self._save(last_run=LastRun(self.project.run_name, state, status.attempt,
+                                        status.exit_code, now(), status.revision))
         self.last = obs
         return obs
 
