@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -19,6 +20,7 @@ from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
+from podreconcile.core.state import STOPPED
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.follow import follow
@@ -30,6 +32,7 @@ from podreconcile.engine.observe import (
     wait_for_ssh_port,
 )
 from podreconcile.engine.project import Project, load_project
+from podreconcile.engine.state_file import now
 
 
 def register(app: typer.Typer) -> None:
@@ -138,10 +141,19 @@ def stop_command(spec: Path = SpecOption) -> None:
             typer.echo(f"Pod {pod.id} is already stopped.")
             return
         retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
+        record_user_stop(project)
         typer.echo(f"Stopped pod {pod.id}; the volume keeps code, data, checkpoints and logs. "
                    "`podreconcile apply` starts it and resumes training.")
     finally:
         project.state_file.unlock()
+
+
+def record_user_stop(project: Project) -> None:
+    """A run last seen under way was stopped by the user: the next plan says so, not "failed"."""
+    state = project.state_file.read()
+    last = state.last_run
+    if last and last.run_name == project.run_name and last.state in ("setup", "running"):
+        project.state_file.write(state.with_(last_run=replace(last, state=STOPPED, observed_at=now())))
 
 
 def destroy_command(spec: Path = SpecOption,
