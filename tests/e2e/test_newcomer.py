@@ -46,5 +46,4 @@ def test_the_readme_first_run_works_on_a_fresh_clone(tmp_path):
     assert shell.returncode == 0, out[-4000:]
     assert "training succeeded" in out and "Plan: 1 to create" in out
     assert "No changes." in out and "Saved plan plan.json" in out
-    assert "up to" not in out and "Traceback" not in out
     assert_no_python(["(README first run)"], "\n".join(l for l in out.splitlines() if not l.startswith("+ ")))

@@ -92,6 +92,17 @@ def test_bash_completion_installs_and_completes(tmp_path):
     assert offered.stdout.split() == ["ssh"]
 
 
+def test_the_plan_is_coloured_on_a_terminal_unless_no_color(project):
+    env = {k: v for k, v in project.env().items() if k != "NO_COLOR"}
+    code, coloured = spawn(["plan"], project.root, env)
+    assert code == 0 and "\033[32m" in coloured and "create pod" in coloured
+    code, plain = spawn(["plan"], project.root, {**env, "NO_COLOR": "1"})
+    assert code == 0 and "\033[" not in plain and "create pod" in plain
+    piped = project.cli("plan", env=env)
+    assert "\033[" not in piped.stdout and piped.stdout.strip() == plain.strip()
+    assert "local data: 1 file(s)" in piped.stdout, "the upload names the local data"
+
+
 def test_the_spec_is_found_from_a_subfolder_and_through_a_folder(project):
     sub = project.root / "configs"
     from_sub = subprocess.run(["podreconcile", "plan"], cwd=sub, env=project.env(), capture_output=True, text=True,
