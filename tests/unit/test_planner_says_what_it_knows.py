@@ -56,3 +56,10 @@ def test_an_attempt_ended_by_a_pod_stop_is_a_stop_not_a_failure() -> None:
 
     crashed = replace(status(RunState.FAILED, attempt=1, exit_code=1), stopped_reason="training_failed")
     assert "failed with exit code 1" in plan(desired(), state(), obs(pod(), run_=run(crashed))).actions[-1].reason
+
+
+def test_a_status_without_numbers_reads_as_words() -> None:
+    odd = replace(status(RunState.FAILED), attempt=None, exit_code=None)
+    result = plan(desired(), state(), obs(pod(), run_=run(odd)))
+    text = " ".join([result.summary] + [a.reason for a in result.actions])
+    assert "None" not in text and "the last attempt failed with an unknown exit code" in text

@@ -88,6 +88,14 @@ def test_an_upload_of_unknown_size_names_the_local_data() -> None:
     assert Plan.from_dict(json.loads(plan_json(Plan((upload,))))) == Plan((upload,))
 
 
+def test_changed_values_read_as_podspec_yaml_spells_them() -> None:
+    replace = Action(Kind.REPLACE_POD, "interruptible, network_volume cannot change in place", pod_id="p1",
+                     changes=(FieldChange("interruptible", False, True), FieldChange("network_volume", None, "nv-1")))
+    text = plan_text(Plan((replace,)), HEADING)
+    assert "interruptible: false -> true" in text and "network_volume: (none) -> nv-1" in text
+    assert "None" not in text and "False" not in text and "'" not in text
+
+
 def test_plain_text_has_no_escape_codes_and_colour_has() -> None:
     for plan in PLANS.values():
         assert "\033[" not in RENDERERS["txt"](plan)

@@ -106,7 +106,7 @@ def details(action: Action, now: float | None = None) -> list[str]:
         found.append(f"pod: {action.pod_id}")
     if action.kind is Kind.REPLACE_POD:
         found.append(f"old pod: {action.pod_id}")
-        found.extend(f"{c.field}: {c.old!r} -> {c.new!r}" for c in action.changes)
+        found.extend(f"{c.field}: {shown(c.old)} -> {shown(c.new)}" for c in action.changes)
     if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
         found.append(f"gpu: {' then '.join(action.gpu_types)}")
         if action.data_center:
@@ -119,6 +119,19 @@ def details(action: Action, now: float | None = None) -> list[str]:
     if action.kind is Kind.LAUNCH_RUN:
         found.append(_launch_detail(action, now))
     return found
+
+
+def shown(value: object) -> str:
+    """A spec value as podspec.yaml spells it: no Python reprs (None, True, quotes) in the wording."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def _unknown_files(action: Action) -> str:

@@ -162,7 +162,7 @@ def _after_new_pod(desired: Desired, options: Options, first: Action, local: Dat
 def _stopped_pod(desired: Desired, state: State, obs: Observation, options: Options, pod: PodFacts) -> Plan:
     last = state.last_run
     if last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value and not options.force_restart:
-        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.",
+        return Plan(summary=f"Run {desired.run_name} succeeded ({_nth(last.attempt)}); the pod is stopped. Nothing to do.",
                     notes=_changed_since_done(desired, last.revision, obs))
     start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
     sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start")
@@ -179,8 +179,8 @@ def _stopped_launch_reason(last, desired: Desired, options: Options) -> str:
         if last.state == STOPPED:
             return _stopped_wording(last.attempt)
         if last.state == RunState.FAILED.value and last.exit_code is not None:
-            return f"attempt {last.attempt} failed with exit code {last.exit_code}"
-        return f"the run was last seen {last.state} (attempt {last.attempt}); it is not alive on a stopped pod"
+            return f"{_nth(last.attempt)} failed with exit code {last.exit_code}"
+        return f"the run was last seen {last.state} ({_nth(last.attempt)}); it is not alive on a stopped pod"
     return "the run is not alive on a stopped pod"
 
 
@@ -196,7 +196,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     notes = _checkpoint_notes(run)
     if _stopping(run):
         status = run.status
-        summary = (f"Run {desired.run_name} ended (attempt {status.attempt}, exit code {status.exit_code}); "
+        summary = (f"Run {desired.run_name} ended ({_nth(status.attempt)}, {_exit(status.exit_code)}); "
                    "the pod is stopping itself.")
         if status.state is RunState.FAILED:
             notes += ("apply again once the pod has stopped to launch the run again",)
@@ -204,7 +204,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
             if options.force_restart else None
         return Plan(summary=summary, notes=notes, blocker=blocker)
     if run_alive(run):
-        summary = (f"Run {desired.run_name} is running (attempt {_attempt(run)}); nothing to do." if run.runner_alive
+        summary = (f"Run {desired.run_name} is running ({_attempt(run)}); nothing to do." if run.runner_alive
                    else f"Run {desired.run_name} is starting (launch {run.launch_id}); nothing to do.")
         if options.force_restart:
             return Plan(summary=summary, notes=notes,
@@ -212,7 +212,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
                                 "`podreconcile stop` first, then `apply --force-restart`.")
         return Plan(summary=summary, notes=notes)
     if run.status and run.status.state is RunState.SUCCEEDED and not options.force_restart:
-        summary = f"Run {desired.run_name} succeeded (attempt {_attempt(run)})."
+        summary = f"Run {desired.run_name} succeeded ({_attempt(run)})."
         notes += _changed_since_done(desired, run.status.revision, obs)
         if desired.stop_pod_when_done:
             stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", pod_id=pod.id)
@@ -241,8 +241,17 @@ def run_alive(run: RunFacts) -> bool:
     return bool(run.tmux_alive and run.launch_id and run.launch_id != status_launch)
 
 
-def _attempt(run: RunFacts):
-    return run.status.attempt if run.status else "?"
+def _attempt(run: RunFacts) -> str:
+    return _nth(run.status.attempt if run.status else None)
+
+
+def _nth(attempt: int | None) -> str:
+    """An attempt in words; a status.json without its number (hand-edited, older) still reads well."""
+    return f"attempt {attempt}" if attempt is not None else "the last attempt"
+
+
+def _exit(code: int | None) -> str:
+    return f"exit code {code}" if code is not None else "an unknown exit code"
 
 
 def _sync(obs: Observation) -> tuple[Action, ...]:
@@ -309,13 +318,13 @@ def _launch_reason(run: RunFacts | None, options: Options) -> str:
     if status.stopped_by_signal:
         return _stopped_wording(status.attempt, status.signal)
     if status.state is RunState.FAILED:
-        return f"attempt {status.attempt} failed with exit code {status.exit_code}"
-    return f"attempt {status.attempt} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
+        return f"{_nth(status.attempt)} failed with {_exit(status.exit_code)}"
+    return f"{_nth(status.attempt)} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
 
 
 def _stopped_wording(attempt, signal: str | None = None) -> str:
     how = f" ({signal})" if signal else ""
-    return (f"attempt {attempt} was stopped{how} when its pod was stopped (`podreconcile stop` or the RunPod "
+    return (f"{_nth(attempt)} was stopped{how} when its pod was stopped (`podreconcile stop` or the RunPod "
             "console), not a failure")
 
 
@@ -324,7 +333,7 @@ def _run_summary(desired: Desired, run: RunFacts) -> str:
     if status is None:
         return f"Run {desired.run_name} has not started on this pod."
     state = STOPPED if status.stopped_by_signal else status.state.value.lower()
-    return f"Run {desired.run_name} is not running (attempt {status.attempt}: {state})."
+    return f"Run {desired.run_name} is not running ({_nth(status.attempt)}: {state})."
 
 
 def _checkpoint_notes(run: RunFacts) -> tuple[str, ...]:
