@@ -259,7 +259,7 @@ class _Live:
         with self._lock:
             if self._kind != "wait":
                 self._start(stream, "wait", SpinnerColumn(), TextColumn("{task.description}"),
-                            TextColumn("[dim]{task.elapsed:.0f} s"))
+                            TextColumn("[dim]{task.elapsed:.0f} s"), description=message)
             self._bar.update(self._task, description=message)
 
     def transfer(self, stream, progress) -> None:
@@ -275,7 +275,10 @@ class _Live:
 
     def _start(self, stream, kind: str, *columns, total: float | None = None) -> None:
         self._stop()
-        self._bar = RichProgress(*columns, console=self.console(stream), transient=True)
+        # Output on stdout while the display runs: printed above it when stdout is the same terminal;
+        # never redirected when stdout is a file or a pipe (`logs > file` must keep the log in the file).
+        self._bar = RichProgress(*columns, console=self.console(stream), transient=True,
+                                 redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)
         self._task = self._bar.add_task("", total=total, files="", rate="", eta="")
         self._kind = kind
         self._bar.start()

@@ -71,8 +71,8 @@ def load(path: Path) -> SavedPlan:
         return SavedPlan(raw["spec"], Plan.from_dict(raw["plan"]), raw["basis"], bool(options.get("force_restart")))
     except FileNotFoundError:
         raise UserError(f"{path} does not exist; write one with `podreconcile plan --out {path}`.") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{path} is not a saved plan this podreconcile reads ({error}); "
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a saved plan this podreconcile reads (plan format {FORMAT_VERSION}); "
                         f"make a new one with `podreconcile plan --out {path}`.") from None
 
 
