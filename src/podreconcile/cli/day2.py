@@ -15,7 +15,7 @@ import typer
 
 from podreconcile.cli import wiring
 from podreconcile.cli.commands import SpecOption, _options, _print_line
-from podreconcile.cli.render import Progress, use_colour
+from podreconcile.cli.render import Progress, finish, use_colour
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
@@ -58,6 +58,7 @@ def our_pod(project: Project, required: bool = True) -> PodFacts | None:
 def _session(project: Project, pod: PodFacts, conn: Connection):
     try:
         live = wait_for_ssh_port(wiring.provider(project), pod.id, on_wait=Progress().waiting)
+        finish()  # the wait is over: its spinner goes before the command prints anything
         yield conn.session(live)
     finally:
         conn.close()

@@ -273,13 +273,13 @@ class _Live:
                              files=f"{progress.files_done}/{progress.files_total}",
                              rate=f"{(progress.rate_bps or 0) / 1e6:.1f} MB/s", eta=eta)
 
-    def _start(self, stream, kind: str, *columns, total: float | None = None) -> None:
+    def _start(self, stream, kind: str, *columns, total: float | None = None, description: str = "") -> None:
         self._stop()
         # Output on stdout while the display runs: printed above it when stdout is the same terminal;
         # never redirected when stdout is a file or a pipe (`logs > file` must keep the log in the file).
         self._bar = RichProgress(*columns, console=self.console(stream), transient=True,
                                  redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)
-        self._task = self._bar.add_task("", total=total, files="", rate="", eta="")
+        self._task = self._bar.add_task(description, total=total, files="", rate="", eta="")
         self._kind = kind
         self._bar.start()
 
