@@ -52,7 +52,7 @@ def test_an_attempt_ended_by_a_pod_stop_is_a_stop_not_a_failure() -> None:
     assert "attempt 1: stopped" in result.summary
 
     after_stop = plan(desired(), state(last_run=last(STOPPED, attempt=1, exit_code=143)), obs(pod(status=PodStatus.EXITED)))
-    assert "attempt 1 was stopped when its pod was stopped" in after_stop.actions[-1].reason
+    assert "attempt 1 was stopped with its pod" in after_stop.actions[-1].reason
 
     crashed = replace(status(RunState.FAILED, attempt=1, exit_code=1), stopped_reason="training_failed")
     assert "failed with exit code 1" in plan(desired(), state(), obs(pod(), run_=run(crashed))).actions[-1].reason

@@ -209,7 +209,7 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
     project.state_file.write(project.state_file.read().with_(
         last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
     verdict = ("succeeded" if ending.exit_code == 0 else
-               f"was stopped ({signalled[-1]}) when its pod was stopped" if signalled else
+               f"was stopped ({signalled[-1]}) with its pod" if signalled else
                f"failed with exit code {ending.exit_code}")
     stops = " The pod stops itself." if project.spec.run.stop_pod_when_done else ""
     progress.step(f"training {verdict}.{stops}")

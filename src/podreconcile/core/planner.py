@@ -324,8 +324,8 @@ def _launch_reason(run: RunFacts | None, options: Options) -> str:
 
 def _stopped_wording(attempt, signal: str | None = None) -> str:
     how = f" ({signal})" if signal else ""
-    return (f"{_nth(attempt)} was stopped{how} when its pod was stopped (`podreconcile stop` or the RunPod "
-            "console), not a failure")
+    return (f"{_nth(attempt)} was stopped{how} with its pod (`podreconcile stop`, the RunPod console or a spot "
+            "interruption), not a failure")
 
 
 def _run_summary(desired: Desired, run: RunFacts) -> str:
