@@ -77,10 +77,11 @@ def test_bash_completion_installs_and_completes(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = user_env(HOME=str(home), SHELL="/bin/bash")
-    installed = subprocess.run(["podreconcile", "--install-completion", "bash"], env=env, capture_output=True,
+    # Typer finds the shell from the process tree, as when a user types it in bash.
+    installed = subprocess.run(["bash", "-c", "podreconcile --install-completion"], env=env, capture_output=True,
                                text=True, timeout=60)
     assert installed.returncode == 0, installed.stderr
-    assert "source" in (home / ".bashrc").read_text()
+    assert "bash completion installed" in installed.stdout and "source" in (home / ".bashrc").read_text()
     # A new interactive bash reads ~/.bashrc and knows how to complete podreconcile ...
     known = subprocess.run(["bash", "-ic", "complete -p podreconcile"], env=env, capture_output=True, text=True,
                            timeout=60, stdin=subprocess.DEVNULL)
@@ -148,3 +149,14 @@ def test_ssh_status_and_a_user_stop(project):
     resumed = project.cli("apply", "--yes", "--detach")
     assert resumed.returncode == 0, resumed.stderr
     assert "attempt 1 was stopped" in resumed.stdout and "failed with exit code 143" not in resumed.stdout
+
+
+def test_sandbox_up_exports_its_home_so_the_next_command_reaches_the_same_sandbox(sandbox, tmp_path):
+    again = sandbox.cli("up")  # already up: the same export lines
+    assert f"export PODRECONCILE_SANDBOX_HOME={sandbox.home}" in again.stdout
+    env = {k: v for k, v in user_env(HOME=str(tmp_path)).items() if k != "PODRECONCILE_SANDBOX_HOME"}
+    shell = subprocess.run(["bash", "-c", f'eval "$(podreconcile sandbox up --home {sandbox.home})" && '
+                                          "podreconcile sandbox status --json"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert shell.returncode == 0, shell.stderr
+    assert json.loads(shell.stdout)["url"] == sandbox.running.url

@@ -20,8 +20,8 @@ from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
-from podreconcile.core.state import STOPPED
 from podreconcile.core.planner import plan as make_plan
+from podreconcile.core.state import STOPPED
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import (
