@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     from podreconcile.cli import render
 
+    args = sys.argv[1:] if argv is None else argv
+    if {"--install-completion", "--show-completion"} & set(args) and not _shell_known():
+        print("Error: podreconcile cannot tell which shell runs it; run `podreconcile --install-completion` "
+              "from bash, zsh or fish.", file=sys.stderr)
+        return 1
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, prog_name="podreconcile", standalone_mode=False)
@@ -92,6 +97,16 @@ def _run(argv: list[str] | None) -> int:
         return _render(error)
     render.finish()
     return code if isinstance(code, int) else 0
+
+
+def _shell_known() -> bool:
+    """Typer installs completion for the shell it finds among the parent processes."""
+    import shellingham
+
+    try:
+        return shellingham.detect_shell()[0] in ("bash", "zsh", "fish", "powershell", "pwsh")
+    except shellingham.ShellDetectionFailure:
+        return False
 
 
 def _render(error: BaseException) -> int:
