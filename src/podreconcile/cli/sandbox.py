@@ -55,7 +55,7 @@ def down(home: Path = HomeOption) -> None:
 
 
 @app.command()
-def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")) -> None:
     """Show whether the sandbox runs, its URL, pods and volumes."""
     current = daemon.running(_home(home))
     if current is None:
