@@ -15,6 +15,10 @@ def test_python_in_the_wording_is_caught(leak: str) -> None:
         assert_no_python(["status"], f"Run: tiny_run\\n{leak}\\n")
 
 
+def test_debug_runs_ask_for_the_traceback() -> None:
+    assert_no_python(["--debug", "plan"], "Traceback (most recent call last):\n")
+
+
 def test_ordinary_wording_passes() -> None:
     assert_no_python(["status"], 'Run  tiny_run: failed, attempt 1, exit code 143\\n{"alive": true, "x": null}\\n'
                                  "Nonexistent Truest Falsehood\\n")
