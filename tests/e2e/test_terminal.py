@@ -160,3 +160,14 @@ def test_sandbox_up_exports_its_home_so_the_next_command_reaches_the_same_sandbo
                            env=env, capture_output=True, text=True, timeout=120)
     assert shell.returncode == 0, shell.stderr
     assert json.loads(shell.stdout)["url"] == sandbox.running.url
+
+
+def test_a_new_shell_reaches_the_sandbox_named_in_runpod_env(project):
+    """What scripts/demo leaves in examples/tiny/.runpod.env is enough for a shell without exports."""
+    env_file = project.root / ".runpod.env"
+    running = project.sandbox.running
+    env_file.write_text(env_file.read_text() + f"RUNPOD_API_BASE_URL={running.url}\nRUNPOD_API_KEY={running.api_key}\n")
+    bare = {k: v for k, v in project.env().items() if not k.startswith("RUNPOD_")}
+    result = project.cli("plan", env=bare)
+    assert result.returncode == 0, result.stderr
+    assert f"(RunPod API at {running.url})" in result.stdout and "create pod" in result.stdout
