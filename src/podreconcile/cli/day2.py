@@ -8,12 +8,11 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from podreconcile.cli import wiring
+from podreconcile.cli import user_stop, wiring
 from podreconcile.cli.commands import SpecOption, _options, _print_line
 from podreconcile.cli.render import Progress, finish, use_colour
 from podreconcile.cli.status import status_dict, status_text
@@ -21,7 +20,6 @@ from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.planner import plan as make_plan
-from podreconcile.core.state import STOPPED
 from podreconcile.engine import datasync, pod_steps, retry
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import (
@@ -32,7 +30,6 @@ from podreconcile.engine.observe import (
     wait_for_ssh_port,
 )
 from podreconcile.engine.project import Project, load_project
-from podreconcile.engine.state_file import now
 
 
 def register(app: typer.Typer) -> None:
@@ -141,20 +138,13 @@ def stop_command(spec: Path = SpecOption) -> None:
         if pod.status is PodStatus.EXITED:
             typer.echo(f"Pod {pod.id} is already stopped.")
             return
+        run = user_stop.run_before_stop(project, pod)
         retry.call(lambda: wiring.provider(project).stop_pod(pod.id))
-        record_user_stop(project)
+        user_stop.record_user_stop(project, run)
         typer.echo(f"Stopped pod {pod.id}; the volume keeps code, data, checkpoints and logs. "
                    "`podreconcile apply` starts it and resumes training.")
     finally:
         project.state_file.unlock()
-
-
-def record_user_stop(project: Project) -> None:
-    """A run last seen under way was stopped by the user: the next plan says so, not "failed"."""
-    state = project.state_file.read()
-    last = state.last_run
-    if last and last.run_name == project.run_name and last.state in ("setup", "running"):
-        project.state_file.write(state.with_(last_run=replace(last, state=STOPPED, observed_at=now())))
 
 
 def destroy_command(spec: Path = SpecOption,
