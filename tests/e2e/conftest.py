@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,20 @@ from podreconcile.sandbox import daemon
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny"
 POD_FIELDS = "id name desiredStatus lastStatusChange networkVolumeId machine { gpuTypeId }"
+
+
+# Python leaking into what a user reads: a None, a bool, a repr or a traceback (issue 12).
+PYTHON_WORDING = re.compile(r"\b(None|True|False)\b|Traceback \(most recent call last\)|<[\w.]+ object at 0x|PosixPath\(")
+
+
+def assert_no_python(args, output: str) -> None:
+    """Every output of every e2e `podreconcile` run is scanned: the wording is for people (`--debug`
+    asks for the Python traceback, so its runs are not)."""
+    if "--debug" in args:
+        return
+    for line in output.splitlines():
+        found = PYTHON_WORDING.search(line)
+        assert found is None, f"`podreconcile {' '.join(args)}` printed Python ({found.group(0)!r}): {line!r}"
 
 
 def _set(tree: dict, dotted: str, value) -> None:
@@ -62,8 +77,10 @@ class UserProject:
         return env
 
     def cli(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(["podreconcile", *args], cwd=self.root, env=env or self.env(),
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(["podreconcile", *args], cwd=self.root, env=env or self.env(),
+                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        assert_no_python(args, result.stdout + result.stderr)
+        return result
 
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(["podreconcile", *args], cwd=self.root, env=self.env(), text=True,

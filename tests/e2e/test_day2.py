@@ -31,12 +31,12 @@ def start_long_training(project, steps: int = 400) -> None:
 def test_status_logs_stop_destroy(project):
     start_long_training(project)
     status = json.loads(project.cli("status", "--json").stdout)
-    assert status["pod"]["state"] == "RUNNING" and status["pod"]["ssh"].startswith("ssh root@127.0.0.1 -p ")
+    assert status["pod"]["state"] == "RUNNING" and status["pod"]["ssh"].startswith(f"ssh -i {project.ssh_key} -p ")
     assert status["run"]["state"] == "running" and status["run"]["alive"] and status["run"]["attempt"] == 1
     assert status["run"]["latest_checkpoint"].startswith("checkpoint-")
     assert status["plan"]["actions"] == []
     human = project.cli("status").stdout
-    assert "latest complete checkpoint: checkpoint-" in human and "Plan: nothing." in human
+    assert "latest complete checkpoint: checkpoint-" in human and "Plan  nothing to do" in human
 
     tail = project.cli("logs", "--tail", "3")
     assert tail.returncode == 0 and len(tail.stdout.splitlines()) == 3

@@ -126,6 +126,22 @@ def test_rendering_matches_golden(name: str, kind: str) -> None:
     assert rendered == golden.read_text(), f"{golden} differs; if intended, regenerate with UPDATE_GOLDEN=1"
 
 
+def test_an_upload_of_unknown_size_names_the_local_data() -> None:
+    upload = Action(Kind.UPLOAD_DATA, "data changes since the last upload are known after start",
+                    local_files=300, local_bytes=52_000_000)
+    text = plan_text(Plan((upload,)), HEADING)
+    assert "local data: 300 file(s), 52.0 MB; what the volume lacks of it is (known after apply)" in text
+    assert Plan.from_dict(json.loads(plan_json(Plan((upload,))))) == Plan((upload,))
+
+
+def test_changed_values_read_as_podspec_yaml_spells_them() -> None:
+    replace = Action(Kind.REPLACE_POD, "interruptible, network_volume cannot change in place", pod_id="p1",
+                     changes=(FieldChange("interruptible", False, True), FieldChange("network_volume", None, "nv-1")))
+    text = plan_text(Plan((replace,)), HEADING)
+    assert "interruptible: false -> true" in text and "network_volume: (none) -> nv-1" in text
+    assert "None" not in text and "False" not in text and "'" not in text
+
+
 def test_plain_text_has_no_escape_codes_and_colour_has() -> None:
     for plan in PLANS.values():
         assert "\033[" not in RENDERERS["txt"](plan)

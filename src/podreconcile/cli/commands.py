@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass, replace
@@ -25,7 +25,7 @@ from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.spec.duration import parse_duration
-from podreconcile.core.state import LastRun, State
+from podreconcile.core.state import STOPPED, LastRun, State
 from podreconcile.core.terminal_text import printable
 from podreconcile.engine import day2, preflight, retry, saved_plans
 from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
@@ -34,20 +34,24 @@ from podreconcile.engine.observe import Connection, observe
 from podreconcile.engine.project import Project, load_project
 from podreconcile.engine.state_file import now
 
-SpecOption = typer.Option(None, "-f", "--file", help="The podspec [default: ./podspec.yaml].")
+SpecOption = typer.Option(None, "-f", "--file", metavar="SPEC",
+                          help="The podspec, or a folder holding podspec.yaml [default: podspec.yaml here or in a parent folder].")
 LockTimeoutOption = typer.Option(
     None, "--lock-timeout", metavar="DURATION",
     help="Wait up to this long (e.g. 30s, 5m) for another command to release the lock; default 0: fail at once naming it.")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
+ENDED_BY_SIGNAL = re.compile(r"^podreconcile: attempt ended: signal (\w+),")
 
 
 def register(app: typer.Typer) -> None:
-    from podreconcile.cli import day2, init, schema
+    from podreconcile.cli import day2, init, schema, show, ssh_command
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
+    show.register(app)
     day2.register(app)
+    ssh_command.register(app)
     init.register(app)
     schema.register(app)
 
@@ -74,8 +78,8 @@ ReplaceNowOption = typer.Option(
 
 def _heading(project: Project) -> str:
     heading = f"Plan for {project.spec.name}: pod {project.spec.pod_name}, run {project.run_name}"
-    api = os.environ.get("RUNPOD_API_BASE_URL", "").rstrip("/")
-    if api and api != "https://api.runpod.io":
+    api = wiring.api_base_url(project)
+    if api != wiring.DEFAULT_API_BASE_URL:
         # A leftover `sandbox up` export would send everything to the sandbox: say where calls go.
         heading += f" (RunPod API at {api})"
     return heading
@@ -125,8 +129,8 @@ def plan_command(
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Plan a fresh start that ignores checkpoints."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (same as --format json)."),
-    output: str = typer.Option("text", "--format", help="text | markdown | json"),
-    out: Path = typer.Option(None, "--out", help="Save the plan to FILE for `podreconcile apply FILE`."),
+    output: str = typer.Option("text", "--format", metavar="FORMAT", help="text | markdown | json"),
+    out: Path = typer.Option(None, "--out", metavar="FILE", help="Save the plan to FILE for `podreconcile apply FILE`."),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 no changes, 1 error, 2 changes pending."),
     replace_now: bool = ReplaceNowOption,
 ) -> None:
@@ -159,7 +163,7 @@ def plan_command(
 
 
 def apply_command(
-    plan_file: Path = typer.Argument(None, help="A plan saved by `plan --out`: apply exactly it, or refuse if stale."),
+    plan_file: Path = typer.Argument(None, metavar="FILE", help="A plan saved by `plan --out`: apply exactly it, or refuse if stale."),
     spec: Path = SpecOption,
     force_restart: bool = typer.Option(False, "--force-restart", help="Start training afresh, ignoring checkpoints."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
@@ -254,9 +258,18 @@ def _confirm(yes: bool) -> None:
 
 def _follow(project: Project, applier, progress: Progress) -> int | None:
     pod_id = project.state_file.read().pod_id
+    signalled: list[str] = []
+
+    def on_line(line: str) -> None:
+        # The runner's last words say whether a signal (a pod stop) ended the attempt.
+        found = ENDED_BY_SIGNAL.match(line)
+        if found:
+            signalled.append(found.group(1))
+        _print_line(line)
+
     try:
         progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
-        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=_print_line, on_notice=progress.info,
+        ending = follow(project, applier.provider, applier.conn, pod_id, on_line=on_line, on_notice=progress.info,
                         launch_id=applier.launch_id)
     except KeyboardInterrupt:
         progress.step("detached; training goes on. Reattach with: podreconcile logs --follow")
@@ -265,20 +278,22 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
         progress.step(f"the pod stopped before the attempt's last line arrived ({ending.pod_status}); "
                       "`podreconcile plan` shows what happened, `apply` resumes")
         return None
-    _remember_outcome(project, ending)
-    verdict = "succeeded" if ending.exit_code == 0 else f"failed with exit code {ending.exit_code}"
+    _remember_outcome(project, ending, stopped=bool(signalled))
+    verdict = ("succeeded" if ending.exit_code == 0 else
+               f"was stopped ({signalled[-1]}) with its pod" if signalled else
+               f"failed with exit code {ending.exit_code}")
     stops = " The pod stops itself." if project.spec.run.stop_pod_when_done else ""
     progress.step(f"training {verdict}.{stops}")
     return ending.exit_code
 
 
-def _remember_outcome(project: Project, ending) -> None:
+def _remember_outcome(project: Project, ending, stopped: bool = False) -> None:
     """Record how the run ended, if no other command holds the lock now (the next observe records it anyway)."""
     states = project.state_file
     if not states.try_lock("apply (recording the run's outcome)"):
         return
     try:
-        state = "succeeded" if ending.exit_code == 0 else "failed"
+        state = "succeeded" if ending.exit_code == 0 else STOPPED if stopped else "failed"
         states.write(states.read().with_(last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
     finally:
         states.unlock()

@@ -7,6 +7,7 @@ tensorboard) take no lock; those that start, stop or terminate the pod do (`--lo
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from contextlib import contextmanager, nullcontext
@@ -14,14 +15,14 @@ from pathlib import Path
 
 import typer
 
-from podreconcile.cli import wiring
+from podreconcile.cli import user_stop, wiring
 from podreconcile.cli.commands import (
     LockTimeoutOption,
     SpecOption,
     _print_line,
     lock_seconds,
 )
-from podreconcile.cli.render import Progress
+from podreconcile.cli.render import Progress, use_colour
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import UserError
 from podreconcile.core.terminal_text import printable
@@ -47,7 +48,8 @@ def _locked(project: Project, command: str, lock_timeout: str | None):
         project.state_file.unlock()
 
 
-def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, "--json")) -> None:
+def status_command(spec: Path = SpecOption,
+                   as_json: bool = typer.Option(False, "--json", help="Print it as JSON, for scripts.")) -> None:
     """The pod, the run, and what `plan` would do.
 
     Example: podreconcile status --json
@@ -59,13 +61,14 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
     finally:
         conn.close()
     info = status_dict(project, state, obs, result, owner)
-    typer.echo(json.dumps(info, indent=2) if as_json else status_text(info))
+    width = shutil.get_terminal_size((100, 24)).columns
+    typer.echo(json.dumps(info, indent=2) if as_json else status_text(info, colour=use_colour(), width=width))
 
 
 def logs_command(
     spec: Path = SpecOption,
     follow_: bool = typer.Option(False, "--follow", "-F", help="Keep printing new lines until the attempt ends."),
-    tail: int = typer.Option(None, "--tail", "-n", help="Only the last N lines."),
+    tail: int = typer.Option(None, "--tail", "-n", metavar="N", help="Only the last N lines."),
     all_attempts: bool = typer.Option(False, "--all", help="Every attempt (train.log), not just the latest."),
     start: bool = typer.Option(False, "--start", help="Start a stopped pod to read the log, then stop it again."),
     lock_timeout: str = LockTimeoutOption,
@@ -105,14 +108,18 @@ def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption)
         if not plan.actions:
             typer.echo(plan.summary)
             return
+        pod_id = plan.actions[0].pod_id
+        pod = provider.get_pod(pod_id)
+        # A run under way is looked at first, so the next plan calls its end a stop, not a failure.
+        run = user_stop.run_before_stop(project, pod) if pod else None
         conn = wiring.connection(project, False)
         day2.execute(project, provider, conn, Progress(), plan)
-    pod_id = plan.actions[0].pod_id
+        user_stop.record_user_stop(project, run)
     typer.echo(f"Stopped pod {pod_id}; the volume keeps code, data, checkpoints and logs. "
                "`podreconcile apply` starts it and resumes training.")
 
 
-def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--yes", "-y"),
+def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--yes", "-y", help="Terminate without asking."),
                     lock_timeout: str = LockTimeoutOption) -> None:
     """Terminate the pod and clear the state file; a network volume is kept.
 
@@ -149,7 +156,7 @@ def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOp
                       f"({result.method})")
 
 
-def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, "--port", help="Local port.")) -> None:
+def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, "--port", metavar="PORT", help="Local port.")) -> None:
     """Tunnel to TensorBoard on the pod (started in tmux session `tb` if absent); Ctrl+C closes the tunnel only.
 
     Example: podreconcile tensorboard --port 6007

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init_command)
 
 
-def init_command(directory: Path = typer.Argument(Path("."), help="The project folder.")) -> None:
+def init_command(directory: Path = typer.Argument(Path("."), metavar="DIR", help="The project folder.")) -> None:
     """Write a commented podspec.yaml, podspec.schema.json, .runpod.env.example and the .gitignore lines.
 
     An existing podspec.yaml is left as it is; podspec.schema.json is generated, so it is rewritten.

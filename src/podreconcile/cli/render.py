@@ -3,11 +3,18 @@ honoured) or Markdown for a pull-request comment. The core never prints."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, SpinnerColumn, TextColumn
+from rich.progress import Progress as RichProgress
+from rich.text import Text
 
 from podreconcile.core.plan import (
     CONTINGENCY_TEXT,
@@ -31,7 +38,7 @@ SYMBOLS = {
     Kind.STOP_POD: "v",
     Kind.TERMINATE_POD: "-",
 }
-COLOURS = {"+": "32", "=": "36", "^": "32", "-/+": "35", "~": "33", ">": "34", "v": "31", "-": "31"}
+STYLES = {"+": "green", "=": "cyan", "^": "green", "-/+": "magenta", "~": "yellow", ">": "blue", "v": "red", "-": "red"}
 VERBS = {
     Kind.ADOPT_POD: "to adopt", Kind.CREATE_POD: "to create", Kind.START_POD: "to start",
     Kind.REPLACE_POD: "to replace", Kind.SYNC_CODE: "to sync", Kind.UPLOAD_DATA: "to upload",
@@ -45,24 +52,34 @@ def use_colour(stream=sys.stdout) -> bool:
 
 
 def plan_text(plan: Plan, heading: str, colour: bool = False, now: float | None = None) -> str:
-    paint = _painter(colour)
-    lines = [paint("1", heading), ""]
+    """The plan for a terminal: the same characters with or without colour (rich styles on a tty)."""
+    lines = [Text(heading, style="bold"), Text()]
     for action in plan.actions:
         symbol = SYMBOLS[action.kind]
-        lines.append(f"  {paint(COLOURS[symbol], f'{symbol:>3}')} {paint('1', f'{title(action):<12}')} {action.reason}")
-        lines.extend(f"        {detail}" for detail in details(action, now))
+        lines.append(Text.assemble("  ", (f"{symbol:>3}", STYLES[symbol]), " ",
+                                   (f"{title(action):<12}", "bold"), f" {action.reason}"))
+        lines.extend(Text(f"        {detail}") for detail in details(action, now))
     if plan.actions:
-        lines.append("")
-    lines.extend(f"  note: {note}" for note in plan.notes)
-    lines.extend(f"  deferred: {line}" for line in deferred_lines(plan))
+        lines.append(Text())
+    lines.extend(Text(f"  note: {note}") for note in plan.notes)
+    lines.extend(Text(f"  deferred: {line}") for line in deferred_lines(plan))
     if plan.summary:
-        lines.append(plan.summary)
+        lines.append(Text(plan.summary))
     if plan.cost:
-        lines.append(cost_line(plan))
+        lines.append(Text(cost_line(plan)))
     if plan.blocker:
-        lines.append(paint("31", f"Blocked: {plan.blocker}"))
-    lines.append(paint("1", summary_line(plan)))
-    return "\n".join(lines)
+        lines.append(Text(f"Blocked: {plan.blocker}", style="red"))
+    lines.append(Text(summary_line(plan), style="bold"))
+    return "\n".join(ansi(line) if colour else line.plain for line in lines)
+
+
+def ansi(text: Text) -> str:
+    """A styled line as ANSI codes, unwrapped (the terminal wraps)."""
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="standard", width=1_000_000,
+                      no_color=False, legacy_windows=False, soft_wrap=True)
+    with console.capture() as captured:
+        console.print(text, end="")
+    return captured.get()
 
 
 def plan_markdown(plan: Plan, heading: str, now: float | None = None) -> str:
@@ -114,7 +131,7 @@ def change_text(change: FieldChange) -> str:
     policy = f" ({change.policy})" if change.policy else ""
     if change.field == "env":  # `env.HF_TOKEN: (changed)`: the names only, never a value
         return "; ".join(f"pod.env.{name}: (changed)" for name in change.names or ("*",)) + policy
-    return f"pod.{change.field}: {change.old!r} -> {change.new!r}{policy}"
+    return f"pod.{change.field}: {shown(change.old)} -> {shown(change.new)}{policy}"
 
 
 def details(action: Action, now: float | None = None) -> list[str]:
@@ -132,7 +149,7 @@ def details(action: Action, now: float | None = None) -> list[str]:
     if action.kind is Kind.START_POD:
         found.append(f"ssh endpoint: {UNKNOWN} (a new port and new host keys at every start)")
     if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA):
-        found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else f"files: {UNKNOWN}")
+        found.append(f"{action.files} file(s), {_size(action.bytes)}" if action.files is not None else _unknown_files(action))
     if action.kind is Kind.LAUNCH_RUN:
         found.append(_launch_detail(action, now))
     if action.contingency is not None:
@@ -140,6 +157,26 @@ def details(action: Action, now: float | None = None) -> list[str]:
     if action.command:
         found.append(f"command: {action.command}")
     return found
+
+
+def shown(value: object) -> str:
+    """A spec value as podspec.yaml spells it: no Python reprs (None, True, quotes) in the wording."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _unknown_files(action: Action) -> str:
+    if action.local_files is None:
+        return f"files: {UNKNOWN}"
+    return (f"local data: {action.local_files} file(s), {_size(action.local_bytes)}; "
+            f"what the volume lacks of it is {UNKNOWN}")
 
 
 def _launch_detail(action: Action, now: float | None) -> str:
@@ -193,32 +230,24 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _painter(colour: bool):
-    if not colour:
-        return lambda code, text: text
-    return lambda code, text: f"\033[{code}m{text}\033[0m"
-
-
 class Progress:
-    """The Reporter apply talks to: a line per step on stderr; waits and transfers redrawn in place
-    on a terminal, with a spinner and the time waited."""
+    """The Reporter apply talks to: a line per step on stderr. On a terminal, waits (a spinner with
+    the time waited), retries and transfers (files, bytes, rate, time left) are drawn live by rich
+    and vanish when the next line comes; through a pipe they stay plain lines, retries at most one
+    every 15 s so a log shows the wait without a line per attempt."""
 
-    FRAMES = "|/-\\"
-
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._live = False
-        self._since: float | None = None
-        self._frame = 0
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self._last_retry_line = float("-inf")
 
     def _line(self, text: str) -> None:
-        if self._live and self.tty:
-            self.stream.write("\r\033[K")
-        self._live, self._since = False, None
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        if self.tty:
+            _live.stop()
+            _live.console(self.stream).print(Text(text), soft_wrap=True)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def step(self, message: str) -> None:
         self._line(f"==> {message}")
@@ -230,8 +259,7 @@ class Progress:
         self._line(f"    warning: {message}")
 
     def retrying(self, message: str) -> None:
-        """A transient failure being retried: redrawn in place on a terminal; elsewhere a line at
-        most every 15 s, so a log shows the wait without a line per attempt."""
+        """A transient failure being retried: drawn live on a terminal, else a line every 15 s."""
         if self.tty:
             self.waiting(message)
             return
@@ -242,24 +270,72 @@ class Progress:
             self.stream.flush()
 
     def waiting(self, message: str) -> None:
-        if self._since is None:
-            self._since = time.monotonic()
-        if not self.tty:
-            return
-        self._frame = (self._frame + 1) % len(self.FRAMES)
-        waited = time.monotonic() - self._since
-        self.stream.write(f"\r\033[K    {self.FRAMES[self._frame]} {message} ({waited:.0f} s)")
-        self.stream.flush()
-        self._live = True
+        if self.tty:
+            _live.wait(self.stream, message)
 
     def transfer(self, progress) -> None:
-        """A progress bar for uploads: files, bytes, rate, time left."""
-        if not self.tty or not progress.bytes_total:
-            return
-        done = progress.bytes_done / progress.bytes_total
-        eta = f", {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
-        self.stream.write(f"\r\033[K    [{'#' * int(done * 24):<24}] {progress.files_done}/{progress.files_total} files, "
-                          f"{_size(progress.bytes_done)} of {_size(progress.bytes_total)}, "
-                          f"{(progress.rate_bps or 0) / 1e6:.1f} MB/s{eta}")
-        self.stream.flush()
-        self._live = True
+        """Upload progress: files, bytes, rate and time left."""
+        if self.tty and progress.bytes_total:
+            _live.transfer(self.stream, progress)
+
+
+class _Live:
+    """The one live display of the process (rich allows one per terminal), shared by every Progress."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._consoles: dict[int, Console] = {}
+        self._bar: RichProgress | None = None
+        self._kind: str | None = None
+        self._task = None
+
+    def console(self, stream) -> Console:
+        key = id(stream)
+        if key not in self._consoles:
+            self._consoles[key] = Console(file=stream, highlight=False, markup=False, emoji=False)
+        return self._consoles[key]
+
+    def wait(self, stream, message: str) -> None:
+        with self._lock:
+            if self._kind != "wait":
+                self._start(stream, "wait", SpinnerColumn(), TextColumn("{task.description}"),
+                            TextColumn("[dim]{task.elapsed:.0f} s"), description=message)
+            self._bar.update(self._task, description=message)
+
+    def transfer(self, stream, progress) -> None:
+        with self._lock:
+            if self._kind != "transfer":
+                self._start(stream, "transfer", BarColumn(bar_width=24),
+                            TextColumn("{task.fields[files]} files,"), DownloadColumn(), TextColumn("[dim]{task.fields[rate]}"),
+                            TextColumn("{task.fields[eta]}"), total=progress.bytes_total)
+            eta = f"{progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+            self._bar.update(self._task, total=progress.bytes_total, completed=progress.bytes_done,
+                             files=f"{progress.files_done}/{progress.files_total}",
+                             rate=f"{(progress.rate_bps or 0) / 1e6:.1f} MB/s", eta=eta)
+
+    def _start(self, stream, kind: str, *columns, total: float | None = None, description: str = "") -> None:
+        self._stop()
+        # Output on stdout while the display runs: printed above it when stdout is the same terminal;
+        # never redirected when stdout is a file or a pipe (`logs > file` must keep the log in the file).
+        self._bar = RichProgress(*columns, console=self.console(stream), transient=True,
+                                 redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)
+        self._task = self._bar.add_task(description, total=total, files="", rate="", eta="")
+        self._kind = kind
+        self._bar.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = self._task = self._kind = None
+
+
+_live = _Live()
+
+
+def finish() -> None:
+    """End any live display, so that what follows (an error, the shell prompt) starts clean."""
+    _live.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -11,11 +12,13 @@ import typer
 from podreconcile.core.errors import UserError
 from podreconcile.sandbox import daemon
 
-app = typer.Typer(no_args_is_help=True, help="A local RunPod: real sshd pods, RunPod's API and errors.")
-volume_app = typer.Typer(no_args_is_help=True, help="Network volumes of the sandbox.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="A local RunPod: real sshd pods, RunPod's API and errors.")
+volume_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="Network volumes of the sandbox.")
 app.add_typer(volume_app, name="volume")
 
-HomeOption = typer.Option(None, "--home", help=f"Sandbox state folder [default: ${daemon.HOME_ENV} or ~/.podreconcile/sandbox].")
+HomeOption = typer.Option(None, "--home", metavar="DIR", help=f"Sandbox state folder [default: ${daemon.HOME_ENV} or ~/.podreconcile/sandbox].")
 
 
 def _home(home: Path | None) -> Path:
@@ -32,21 +35,23 @@ def _running(home: Path | None) -> daemon.Running:
 @app.command()
 def up(
     home: Path = HomeOption,
-    port: int = typer.Option(0, "--port", help="Port of the API [default: a free one]."),
-    boot_delay: float = typer.Option(2.0, "--boot-delay", help="Seconds a pod takes to boot before SSH answers."),
+    port: int = typer.Option(0, "--port", metavar="PORT", show_default=False, help="Port of the API [default: a free one]."),
+    boot_delay: float = typer.Option(2.0, "--boot-delay", metavar="SECONDS", help="Seconds a pod takes to boot before SSH answers."),
     graphql: str = typer.Option(None, "--graphql", help="live | gone: GraphQL answers 410 Gone, as once RunPod retires it [default: live]."),
     network: str = typer.Option(None, "--network", help="loopback | emulated: each pod in a network namespace of its own, "
                                 "on a link `sandbox link` can slow down, make lossy or cut; default: loopback."),
     netem: str = typer.Option(None, "--netem", help='Settings for every new pod\'s link, e.g. "delay 25ms loss 1%" '
                               "(delay is each way; implies --network emulated)."),
 ) -> None:
-    """Start the sandbox in the background and print the two `export` lines to `eval`.
+    """Start the sandbox in the background and print the `export` lines to `eval`.
 
     Example: eval "$(podreconcile sandbox up)"
     Example: eval "$(podreconcile sandbox up --network emulated --netem 'delay 25ms')"
     """
-    current = daemon.up(_home(home), port=port, boot_delay=boot_delay, graphql=graphql, network=network, netem=netem)
-    typer.echo(current.exports())
+    folder = _home(home).absolute()
+    current = daemon.up(folder, port=port, boot_delay=boot_delay, graphql=graphql, network=network, netem=netem)
+    # The home too, so that the next `sandbox fault` or `status` in this shell reaches this sandbox.
+    typer.echo(f"{current.exports()}\nexport {daemon.HOME_ENV}={shlex.quote(str(folder))}")
 
 
 @app.command()
@@ -57,7 +62,7 @@ def down(home: Path = HomeOption) -> None:
 
 
 @app.command()
-def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")) -> None:
     """Show whether the sandbox runs, its URL, pods and volumes."""
     current = daemon.running(_home(home))
     if current is None:
@@ -84,9 +89,9 @@ def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json"
 
 @volume_app.command("create")
 def volume_create(
-    name: str,
-    size_gb: int = typer.Option(..., "--size-gb", help="Size in GB."),
-    data_center: str = typer.Option("EU-RO-1", "--data-center", help="Data center id."),
+    name: str = typer.Argument(..., metavar="NAME"),
+    size_gb: int = typer.Option(..., "--size-gb", metavar="N", help="Size in GB."),
+    data_center: str = typer.Option("EU-RO-1", "--data-center", metavar="ID", help="Data center id."),
     home: Path = HomeOption,
 ) -> None:
     """Create a network volume and print its id."""
@@ -95,7 +100,7 @@ def volume_create(
 
 
 @app.command()
-def preempt(pod_id: str, home: Path = HomeOption) -> None:
+def preempt(pod_id: str = typer.Argument(..., metavar="POD_ID"), home: Path = HomeOption) -> None:
     """Kill a running pod as a spot interruption does (SIGTERM, then SIGKILL)."""
     result = daemon.admin(_running(home), "preempt", {"pod_id": pod_id})
     typer.echo(f"Pod {pod_id}: {result['desiredStatus']} ({result['lastStatusChange']}).")
@@ -141,14 +146,15 @@ def rename(pod_id: str, name: str, home: Path = HomeOption) -> None:
 
 @app.command()
 def fault(
-    operation: str,
-    times: int = typer.Option(1, "--times", help="How many of the next calls fail."),
-    error: str = typer.Option(..., "--error", help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | host-gpus-busy; "
-                              "for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
-    body: str = typer.Option(None, "--body", help="json or html body for http-5xx/http-429."),
+    operation: str = typer.Argument(..., metavar="OPERATION"),
+    times: int = typer.Option(1, "--times", metavar="N", help="How many of the next calls fail."),
+    error: str = typer.Option(..., "--error", metavar="KIND",
+                              help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | "
+                                   "host-gpus-busy; for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
+    body: str = typer.Option(None, "--body", metavar="KIND", help="json or html body for http-5xx/http-429."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
-    hang: float = typer.Option(35.0, "--hang", help="Seconds a timeout holds the connection."),
-    retry_after: int = typer.Option(1, "--retry-after", help="Seconds in the Retry-After header of an http-429."),
+    hang: float = typer.Option(35.0, "--hang", metavar="SECONDS", help="Seconds a timeout holds the connection."),
+    retry_after: int = typer.Option(1, "--retry-after", metavar="SECONDS", help="Seconds in the Retry-After header of an http-429."),
     home: Path = HomeOption,
 ) -> None:
     """Make the next N calls of OPERATION fail the way RunPod does.

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def schema_command(
-    out: Path = typer.Option(None, "--out", "-o", help="Write the schema to FILE instead of printing it."),
+    out: Path = typer.Option(None, "--out", "-o", metavar="FILE", help="Write the schema to FILE instead of printing it."),
 ) -> None:
     """Print the JSON Schema of podspec.yaml, generated from podreconcile's own spec models.
 

@@ -16,10 +16,13 @@ DEFAULT_API_BASE_URL = "https://api.runpod.io"
 _providers: dict[tuple[str, str, bool], Provider] = {}
 
 
-def api_base_url() -> str:
-    """RUNPOD_API_BASE_URL from the environment (as the runpod SDK reads it), else RunPod's:
-    GraphQL lives at `<base>/graphql`, REST v2 at `<base>/v2`."""
-    return (os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_API_BASE_URL).rstrip("/")
+def api_base_url(project: Project | None = None) -> str:
+    """RUNPOD_API_BASE_URL from the environment, else from .runpod.env (scripts/demo writes the
+    sandbox's there, so a new shell reaches the same sandbox), else RunPod's: GraphQL lives at
+    `<base>/graphql`, REST v2 at `<base>/v2`."""
+    from_file = project.settings.get("RUNPOD_API_BASE_URL") if project else None
+    chosen = os.environ.get("RUNPOD_API_BASE_URL") or (from_file.reveal() if from_file else None)
+    return (chosen or DEFAULT_API_BASE_URL).rstrip("/")
 
 
 def provider(project: Project) -> Provider:
@@ -37,9 +40,10 @@ def provider(project: Project) -> Provider:
         raise UserError(f"RUNPOD_API_KEY in {where} is still the example's placeholder; put your key from "
                         "https://www.runpod.io/console/user/settings (API Keys) there.")
     spot = project.spec.pod.interruptible
-    cache_key = (key.reveal(), api_base_url(), spot)
+    base_url = api_base_url(project)
+    cache_key = (key.reveal(), base_url, spot)
     if cache_key not in _providers:
-        _providers[cache_key] = _build(key.reveal(), api_base_url(), spot)
+        _providers[cache_key] = _build(key.reveal(), base_url, spot)
         atexit.register(_providers[cache_key].close)
     return _providers[cache_key]
 
@@ -51,10 +55,11 @@ def _build(key: str, base_url: str, spot: bool):
         return rest
     from podreconcile.adapters.runpod_graphql import RunPod
     from podreconcile.adapters.runpod_spot import SpotProvider
+    os.environ["RUNPOD_API_BASE_URL"] = base_url  # the SDK reads it on every call
     return SpotProvider(rest, RunPod(key, base_url))
 
 
 def connection(project: Project, persist_host_key: bool) -> SshPodWork:
     """The command run's one SSH connection, opened on first use, with the pod-side work over it."""
     from podreconcile.adapters.ssh import connect
-    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url())
+    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url(project))

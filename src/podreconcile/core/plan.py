@@ -117,6 +117,8 @@ class Action:
     expects: tuple[Expect, ...] = ()  # what the action assumes about the world when it runs
     contingency: Contingency | None = None
     command: str | None = None  # launch_run: the training command exactly as it will run
+    local_files: int | None = None  # upload_data on a pod not yet reachable: the data on this machine
+    local_bytes: int | None = None
 
     def to_dict(self) -> dict:
         raw = asdict(self)

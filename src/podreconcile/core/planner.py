@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from podreconcile.core.desired import Desired
 from podreconcile.core.field_policy import Policy, policy_of
-from podreconcile.core.observation import Observation, PodFacts, PodStatus
+from podreconcile.core.observation import DataFacts, Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import (
     Action,
@@ -43,7 +43,7 @@ from podreconcile.core.plan import (
 )
 from podreconcile.core.run_observation import RunFacts, RunState
 from podreconcile.core.secret import digest, is_digest
-from podreconcile.core.state import State
+from podreconcile.core.state import STOPPED, State
 
 RESERVED_ENV = ("PUBLIC_KEY", "RUNPOD_")  # set by RunPod or by podreconcile itself, not by the spec
 
@@ -93,7 +93,7 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
         create = Action(Kind.CREATE_POD, reason, code=Reason.POD_MISSING, gpu_types=desired.gpu_types,
                         data_center=data_center, expects=(Expect(Fact.NO_POD),))
-        return _after_new_pod(desired, options, create)
+        return _after_new_pod(desired, options, create, local=obs.data)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), code=Reason.POD_NOT_IN_STATE, pod_id=pod.id),) \
         if adopt else ()
@@ -119,9 +119,9 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
 def _unchanged_pod(desired, state, obs, options, pod: PodFacts, data_center, at_start) -> Plan:
     """The pod stays: start it (carrying the fields applied at the next start), or serve the run on it."""
     if obs.start_refused:
-        return _host_refused(desired, options, pod, data_center)
+        return _host_refused(desired, options, pod, data_center, obs.data)
     if pod.status is PodStatus.EXITED:
-        return _stopped_pod(desired, state, options, pod, at_start)
+        return _stopped_pod(desired, state, obs, options, pod, at_start)
     if pod.status.is_up:  # v2: PROVISIONING and STARTING are on their way to RUNNING
         tail = _running_pod(desired, obs, options, pod)
         if not at_start:
@@ -262,15 +262,16 @@ def _replacement(desired, state, obs, options, pod: PodFacts, changes, data_cent
                          gpu_types=desired.gpu_types, changes=changes, data_center=data_center,
                          expects=(Expect(Fact.POD_STATUS, pod.status.value),))
         latest = obs.run.latest_complete_checkpoint if obs.run and desired.has_network_volume else None
-        return _after_new_pod(desired, options, replace, resume=latest)
+        return _after_new_pod(desired, options, replace, resume=latest, local=obs.data)
     reason = f"{fields} cannot change in place" + ("" if desired.has_network_volume else
                                                    "; the pod's volume disk and its data go with it")
     replace = Action(Kind.REPLACE_POD, reason, code=Reason.FIELD_CHANGED, pod_id=pod.id, gpu_types=desired.gpu_types,
                      changes=changes, data_center=data_center, expects=(Expect(Fact.POD_STATUS, pod.status.value),))
-    return _after_new_pod(desired, options, replace)
+    return _after_new_pod(desired, options, replace, local=obs.data)
 
 
-def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None) -> Plan:
+def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center: str | None = None,
+                  local: DataFacts | None = None) -> Plan:
     if not desired.has_network_volume:
         return Plan(summary=f"Pod {pod.id} cannot start: its host has no free GPU.",
                     blocker="The pod's host has no free GPU and the pod has no network volume, so a new pod "
@@ -279,13 +280,14 @@ def _host_refused(desired: Desired, options: Options, pod: PodFacts, data_center
     replace = Action(Kind.REPLACE_POD, reason, code=Reason.HOST_NO_FREE_GPU, pod_id=pod.id,
                      gpu_types=desired.gpu_types, data_center=data_center,
                      expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
-    return _after_new_pod(desired, options, replace)
+    return _after_new_pod(desired, options, replace, local=local)
 
 
-def _after_new_pod(desired: Desired, options: Options, first: Action, resume=None) -> Plan:
+def _after_new_pod(desired: Desired, options: Options, first: Action, resume=None,
+                   local: DataFacts | None = None) -> Plan:
     """A new pod: sync everything, then launch (resuming only if a network volume may hold checkpoints)."""
     sync = Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD)
-    data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts")
+    data = _upload_unknown(desired, "what a new pod's volume holds is known after it starts", local=local)
     if resume is not None and not options.force_restart:
         launch = _resume_action(resume, "the training killed by --replace-now resumes", Reason.REPLACE_NOW)
     else:
@@ -305,13 +307,14 @@ def _after_new_pod(desired: Desired, options: Options, first: Action, resume=Non
 
 # ---- a stopped pod ----
 
-def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts, at_start=()) -> Plan:
+def _stopped_pod(desired: Desired, state: State, obs: Observation, options: Options, pod: PodFacts,
+                 at_start=()) -> Plan:
     last = state.last_run if state.last_run and state.last_run.run_name == desired.run_name else None
     if last and last.state == RunState.SUCCEEDED.value and not options.force_restart:
-        notes = ()
+        notes = _changed_since_done(desired, last.revision, obs)
         if at_start:
-            notes = (", ".join(f"pod.{c.field}" for c in at_start) + " changed; applied the next time the pod starts",)
-        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {last.attempt}); the pod is stopped. Nothing to do.",
+            notes += (", ".join(f"pod.{c.field}" for c in at_start) + " changed; applied the next time the pod starts",)
+        return Plan(summary=f"Run {desired.run_name} succeeded ({_nth(last.attempt)}); the pod is stopped. Nothing to do.",
                     notes=notes, deferred=tuple(at_start), deferred_code=Reason.RUN_DONE if at_start else None)
     contingency = Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU if desired.has_network_volume else None
     start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", code=Reason.POD_STOPPED,
@@ -319,12 +322,13 @@ def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts
                    gpu_types=desired.gpu_types if contingency else (),
                    expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
     sync = Action(Kind.SYNC_CODE, "code changes since the last sync are known after start", code=Reason.UNKNOWN_UNTIL_START)
-    data = _upload_unknown(desired, "data changes since the last upload are known after start")
+    data = _upload_unknown(desired, "data changes since the last upload are known after start", local=obs.data)
     mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
-    known_end = last is not None and last.state == RunState.FAILED.value
+    known_end = last is not None and last.state in (RunState.FAILED.value, STOPPED)
     if options.force_restart or known_end:
-        launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, options),
-                        code=Reason.FORCE_RESTART if options.force_restart else Reason.RUN_FAILED, mode=mode,
+        code = Reason.FORCE_RESTART if options.force_restart else (
+            Reason.RUN_INTERRUPTED if last.state == STOPPED else Reason.RUN_FAILED)
+        launch = Action(Kind.LAUNCH_RUN, _stopped_launch_reason(last, options), code=code, mode=mode,
                         expects=(Expect(Fact.RUN_NOT_ALIVE),))
         return Plan((start, sync) + data + (launch,), summary=f"Run {desired.run_name} is not running (the pod is stopped).")
     # Last seen alive (or never seen): it may have ended while nobody watched, the pod stopping itself.
@@ -340,9 +344,11 @@ def _stopped_pod(desired: Desired, state: State, options: Options, pod: PodFacts
 def _stopped_launch_reason(last, options: Options) -> str:
     if options.force_restart:
         return "--force-restart: checkpoints are ignored"
+    if last.state == STOPPED:
+        return _stopped_wording(last.attempt)
     if last.exit_code is not None:
-        return f"attempt {last.attempt} failed with exit code {last.exit_code}"
-    return f"attempt {last.attempt} failed"
+        return f"{_nth(last.attempt)} failed with exit code {last.exit_code}"
+    return f"{_nth(last.attempt)} failed"
 
 
 # ---- a running pod ----
@@ -352,7 +358,8 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     if run is None:
         why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
         sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers", code=Reason.POD_UNREACHABLE)
-        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers", Reason.POD_UNREACHABLE)
+        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers", Reason.POD_UNREACHABLE,
+                              local=obs.data)
         mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
         launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", code=Reason.POD_UNREACHABLE,
                         mode=mode, expects=(Expect(Fact.RUN_NOT_ALIVE),))
@@ -360,7 +367,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     notes = _checkpoint_notes(run)
     if _stopping(run):
         status = run.status
-        summary = (f"Run {desired.run_name} ended (attempt {status.attempt}, exit code {status.exit_code}); "
+        summary = (f"Run {desired.run_name} ended ({_nth(status.attempt)}, {_exit(status.exit_code)}); "
                    "the pod is stopping itself.")
         if status.state is RunState.FAILED:
             notes += ("apply again once the pod has stopped to launch the run again",)
@@ -376,7 +383,8 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
                                 "`podreconcile stop` first, then `apply --force-restart`.")
         return Plan(summary=summary, notes=notes)
     if run.status and run.status.state is RunState.SUCCEEDED and not options.force_restart:
-        summary = f"Run {desired.run_name} succeeded (attempt {_attempt(run)})."
+        summary = f"Run {desired.run_name} succeeded ({_attempt(run)})."
+        notes += _changed_since_done(desired, run.status.revision, obs)
         if desired.stop_pod_when_done:
             stop = Action(Kind.STOP_POD, "the run succeeded and the pod is idle", code=Reason.RUN_SUCCEEDED_POD_IDLE,
                           pod_id=pod.id, expects=(Expect(Fact.POD_STATUS, PodStatus.RUNNING.value),
@@ -406,8 +414,17 @@ def run_alive(run: RunFacts) -> bool:
     return bool(run.tmux_alive and run.launch_id and run.launch_id != status_launch)
 
 
-def _attempt(run: RunFacts):
-    return run.status.attempt if run.status else "?"
+def _attempt(run: RunFacts) -> str:
+    return _nth(run.status.attempt if run.status else None)
+
+
+def _nth(attempt: int | None) -> str:
+    """An attempt in words; a status.json without its number (hand-edited, older) still reads well."""
+    return f"attempt {attempt}" if attempt is not None else "the last attempt"
+
+
+def _exit(code: int | None) -> str:
+    return f"exit code {code}" if code is not None else "an unknown exit code"
 
 
 def _sync(obs: Observation) -> tuple[Action, ...]:
@@ -424,8 +441,24 @@ def _sync(obs: Observation) -> tuple[Action, ...]:
                    bytes=code.bytes_to_send),)
 
 
-def _upload_unknown(desired: Desired, reason: str, code: Reason = Reason.UNKNOWN_UNTIL_START) -> tuple[Action, ...]:
-    return (Action(Kind.UPLOAD_DATA, reason, code=code),) if desired.has_data else ()
+def _upload_unknown(desired: Desired, reason: str, code: Reason = Reason.UNKNOWN_UNTIL_START,
+                    local: DataFacts | None = None) -> tuple[Action, ...]:
+    """An upload whose size is known after apply; the local side (files, bytes) is known now."""
+    if not desired.has_data:
+        return ()
+    return (Action(Kind.UPLOAD_DATA, reason, code=code, local_files=local.files_total if local else None,
+                   local_bytes=local.bytes_total if local else None),)
+
+
+def _changed_since_done(desired: Desired, ran: str | None, obs: Observation) -> tuple[str, ...]:
+    """A note when the code or training config changed after the run finished: a finished run is
+    not launched again, so the change takes effect only on the next run."""
+    local = obs.code.revision if obs.code else None
+    if not ran or not local or ran == local:
+        return ()
+    return (f"the code or training config changed since run {desired.run_name} ran ({ran} -> {local}); a finished "
+            "run is not launched again, so the change takes effect on the next run. "
+            "`podreconcile apply --force-restart` runs it now, from scratch (or set a new output_dir)",)
 
 
 def _upload(obs: Observation) -> tuple[Action, ...]:
@@ -474,16 +507,25 @@ def _launch_reason(run: RunFacts | None, options: Options) -> str:
     status = run.status if run else None
     if status is None:
         return "the run has not started yet"
+    if status.stopped_by_signal:
+        return _stopped_wording(status.attempt, status.signal)
     if status.state is RunState.FAILED:
-        return f"attempt {status.attempt} failed with exit code {status.exit_code}"
-    return f"attempt {status.attempt} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
+        return f"{_nth(status.attempt)} failed with {_exit(status.exit_code)}"
+    return f"{_nth(status.attempt)} is no longer alive ({status.state.value.lower()} when it stopped: the pod was stopped or preempted)"
+
+
+def _stopped_wording(attempt, signal: str | None = None) -> str:
+    how = f" ({signal})" if signal else ""
+    return (f"{_nth(attempt)} was stopped{how} with its pod (`podreconcile stop`, the RunPod console or a spot "
+            "interruption), not a failure")
 
 
 def _run_summary(desired: Desired, run: RunFacts) -> str:
     status = run.status
     if status is None:
         return f"Run {desired.run_name} has not started on this pod."
-    return f"Run {desired.run_name} is not running (attempt {status.attempt}: {status.state.value.lower()})."
+    state = STOPPED if status.stopped_by_signal else status.state.value.lower()
+    return f"Run {desired.run_name} is not running ({_nth(status.attempt)}: {state})."
 
 
 def _checkpoint_notes(run: RunFacts) -> tuple[str, ...]:

@@ -78,6 +78,12 @@ class RunStatus:
     stopped_reason: str | None = None
     deadline_at: datetime | None = None
     pod_stop: str | None = None
+    signal: str | None = None  # the signal that ended the attempt (stopped_reason "signal")
+
+    @property
+    def stopped_by_signal(self) -> bool:
+        """The attempt was ended by a signal (a pod stop sends SIGTERM), not by its own failure."""
+        return self.state is RunState.FAILED and self.stopped_reason == "signal"
 
     @property
     def active(self) -> bool:
@@ -99,6 +105,7 @@ class RunFacts:
     python: str | None = None
     venv_ok: bool = True
     launch_id: str | None = None
+    log_lines: tuple[str, ...] = ()  # the log's last lines, for `status`
 
     @property
     def alive(self) -> bool:
@@ -150,6 +157,7 @@ def parse_probe(text: str) -> RunFacts:
         python=as_str(data.get("python"), 200),
         venv_ok=as_bool(data.get("venv_ok", True)),
         launch_id=as_str(data.get("launch_id"), 200),
+        log_lines=tuple(as_str(line, 4096) or "" for line in as_list(data.get("log_lines"))[:200]),
     )
 
 
@@ -189,6 +197,7 @@ def _status(raw: Any) -> RunStatus | None:
         stopped_reason=as_str(raw.get("stopped_reason"), 4096),
         deadline_at=_time(raw.get("deadline_at")),
         pod_stop=as_str(raw.get("pod_stop"), 4096),
+        signal=as_str(raw.get("signal"), 64),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from podreconcile.core.secret import digest, is_digest
 
 FORMAT = 1
+STOPPED = "stopped"  # LastRun.state of an attempt ended by a signal (a pod stop), not by its own failure
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class LastRun:
     attempt: int | None = None
     exit_code: int | None = None
     observed_at: str = ""
+    revision: str | None = None  # the code revision the run ran (status.json), to tell a changed config
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from podreconcile.core.ports import (
     NoCapacityError,
     Provider,
 )
-from podreconcile.core.state import LastRun
+from podreconcile.core.state import STOPPED, LastRun
 from podreconcile.engine import datasync, retry
 from podreconcile.engine.observe import observe, wait_for_ssh_port
 from podreconcile.engine.pod_work import PodWork
@@ -171,8 +171,9 @@ class Applier:
                       ssh_deadline=ssh_deadline)
         status = obs.run.status if obs.run else None
         if status is not None and status.run == self.project.run_name:
-            self._save(last_run=LastRun(self.project.run_name, status.state.value, status.attempt,
-                                        status.exit_code, now()))
+            state = STOPPED if status.stopped_by_signal else status.state.value
+            self._save(last_run=LastRun(self.project.run_name, state, status.attempt,
+                                        status.exit_code, now(), status.revision))
         self.last = obs
         return obs
 

@@ -23,6 +23,8 @@ from podreconcile.core.spec import (
 from podreconcile.core.spec.command import fill
 from podreconcile.engine.state_file import StateFile
 
+SPEC_NAME = "podspec.yaml"
+
 
 def pod_config(spec: Spec) -> dict:
     """Every pod field the planner compares (field_policy.POD_FIELDS but gpu_types, which the pod's
@@ -106,18 +108,48 @@ class Project:
 
 
 def load_project(spec_file: Path | None, environ=None) -> Project:
-    spec_path = (spec_file or Path("podspec.yaml")).absolute()
-    if not spec_path.is_file():
-        raise UserError(f"{spec_file or 'podspec.yaml'} not found; run `podreconcile init` to write one, or pass -f SPEC.")
+    spec_path = find_spec(spec_file)
     project_dir = spec_path.parent
     settings = load_settings(project_dir, os.environ if environ is None else environ)
     spec = load_spec(_relative(spec_path), settings)
     return Project(project_dir, spec_path, spec, settings, read_training_config(spec, project_dir))
 
 
-def _relative(path: Path) -> Path:
-    """The spec path as the user would write it, so errors read `podspec.yaml:12:3`."""
+def find_spec(spec_file: Path | None, cwd: Path | None = None) -> Path:
+    """The podspec to use, absolute: `-f FILE`, `-f DIR` (its podspec.yaml), or else podspec.yaml
+    in the current folder or the nearest parent folder that has one, as git finds its repository."""
+    cwd = (cwd or Path.cwd()).absolute()
+    if spec_file is not None:
+        path = Path(os.path.normpath(cwd / spec_file))
+        if path.is_dir():
+            path = path / SPEC_NAME
+            if not path.is_file():
+                raise UserError(f"{_shown(path, cwd)} not found; run `podreconcile init {_shown(path.parent, cwd)}` "
+                                "to write one.")
+        if not path.is_file():
+            raise UserError(f"{spec_file} does not exist; pass -f with the podspec or the folder that holds it.")
+        return path
+    for folder in (cwd, *cwd.parents):
+        if (folder / SPEC_NAME).is_file():
+            return folder / SPEC_NAME
+    raise UserError(f"No {SPEC_NAME} in {cwd} or any parent folder; run `podreconcile init` to write one, "
+                    "or pass -f SPEC.")
+
+
+def _shown(path: Path, cwd: Path) -> str:
     try:
-        return path.relative_to(Path.cwd())
+        return str(path.relative_to(cwd)) or "."
+    except ValueError:
+        return str(path)
+
+
+def _relative(path: Path) -> Path:
+    """The spec path as the user would write it, so errors read `podspec.yaml:12:3` (or
+    `../podspec.yaml:12:3` when the spec was found in a parent folder)."""
+    cwd = Path.cwd()
+    if path.parent == cwd or path.parent in cwd.parents:
+        return Path(os.path.relpath(path, cwd))
+    try:
+        return path.relative_to(cwd)
     except ValueError:
         return path

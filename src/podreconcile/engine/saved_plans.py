@@ -76,8 +76,8 @@ def load(path: Path) -> SavedPlan:
                          bool(options.get("replace_now")))
     except FileNotFoundError:
         raise UserError(f"{path} does not exist; write one with `podreconcile plan --out {path}`.") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{path} is not a saved plan this podreconcile reads ({error}); "
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a saved plan this podreconcile reads (plan format {FORMAT_VERSION}); "
                         f"make a new one with `podreconcile plan --out {path}`.") from None
 
 
@@ -85,7 +85,7 @@ def stale_reason(saved: dict[str, str], current: dict[str, str]) -> str | None:
     """The first fact that moved since the plan was saved, in words; None when none did."""
     for key, label in LABELS.items():
         if saved.get(key) != current.get(key):
-            return f"{label} changed since the plan was made ({saved.get(key)!s:.60} -> {current.get(key)!s:.60})"
+            return f"{label} changed since the plan was made"  # the basis strings are internal, not wording
     return None
 
 

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - pods are Linux
 
 PROBE_VERSION = 1
 CHECKPOINT_RE = re.compile(r"^checkpoint-([0-9]+)$")
+LOG_LINES = 5  # what `status` shows of the log
 TAIL_BYTES = 65536
 
 
@@ -107,20 +108,24 @@ def checkpoints(output_dir: str) -> list:
     return sorted(found, key=lambda c: c["step"])
 
 
-def last_line(path: str):
-    """The last non-empty line of a log, as a terminal shows it (after the last carriage return)."""
+def last_lines(path: str, count: int) -> list:
+    """The last `count` non-empty lines of a log, as a terminal shows them (after the last carriage
+    return of each line)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - TAIL_BYTES))
             tail = f.read()
     except OSError:
-        return None
-    for line in reversed(tail.decode("utf-8", "replace").split("\n")):
-        shown = line.rstrip("\r").split("\r")[-1].rstrip()
-        if shown:
-            return shown
-    return None
+        return []
+    shown = [line.rstrip("\r").split("\r")[-1].rstrip() for line in tail.decode("utf-8", "replace").split("\n")]
+    return [line for line in shown if line][-count:]
+
+
+def last_line(path: str):
+    """The last non-empty line of a log, or None."""
+    lines = last_lines(path, 1)
+    return lines[-1] if lines else None
 
 
 def venv_ok(venv) -> bool:
@@ -141,6 +146,7 @@ def probe(mount: str, run_name: str, output_dir: str, code_path: str, venv=None)
         "checkpoints": checkpoints(output_dir),
         "revision": read_text(os.path.join(code_path, ".podreconcile-revision")) or None,
         "log_tail": last_line(os.path.join(mount, "logs", "current.log")),
+        "log_lines": last_lines(os.path.join(mount, "logs", "current.log"), LOG_LINES),
         "has_rsync": shutil.which("rsync") is not None,
         "python": platform.python_version(),
         "venv_ok": venv_ok(venv),

@@ -1,0 +1,103 @@
+"""`podreconcile ssh [-- CMD]`: OpenSSH to the pod, by the rules every other command follows.
+
+The key is SSH_KEY_PATH; the host key is the one pinned for the pod's current start (or, before
+anything pinned it, the one seen now on the engine's own connection, which checks it). OpenSSH then
+trusts exactly that key (`StrictHostKeyChecking=yes` against a private known-hosts file), so a pod
+answering with another key is refused instead of asking the user to trust it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import typer
+
+from podreconcile.cli import wiring
+from podreconcile.cli.commands import SpecOption
+from podreconcile.cli.render import Progress, finish
+from podreconcile.core.errors import UserError
+from podreconcile.core.observation import PodFacts, PodStatus
+from podreconcile.core.ownership import identify_pod
+from podreconcile.engine import retry
+from podreconcile.engine.observe import wait_for_ssh_port
+from podreconcile.engine.project import Project, load_project
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ssh", context_settings={"allow_interspersed_args": False})(ssh_command)
+
+
+def ssh_command(
+    spec: Path = SpecOption,
+    command: list[str] = typer.Argument(None, metavar="CMD",
+                                        help="Run CMD on the pod instead of opening a shell."),
+) -> None:
+    """Open a shell on the pod, or run a command there, with the pinned host key.
+
+    One CMD argument is a shell command line, as with ssh; several are quoted and joined.
+
+    Example: podreconcile ssh -- nvidia-smi
+    """
+    project = load_project(spec)
+    key = project.ssh_key()
+    pod = _running_pod(project)
+    host_key = pinned_host_key(project, pod)
+    raise typer.Exit(run_ssh(pod, key, host_key, command or []))
+
+
+def _running_pod(project: Project) -> PodFacts:
+    provider = wiring.provider(project)
+    pods = retry.call(provider.list_pods)
+    pod, _, _ = identify_pod(project.spec.pod_name, project.state_file.read(), pods, project.settings.pod_id)
+    if pod is None:
+        raise UserError(f"No pod exists for {project.spec.pod_name}; `podreconcile apply` creates it.")
+    if pod.status is not PodStatus.RUNNING:
+        raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` starts it (or `logs --start` to read the log).")
+    if pod.ssh is None:
+        pod = wait_for_ssh_port(provider, pod.id, on_wait=Progress().waiting)
+    return pod
+
+
+def pinned_host_key(project: Project, pod: PodFacts) -> str:
+    """The pod's host key for this start: pinned in the state file, or checked now by the engine."""
+    conn = wiring.connection(project, persist_host_key=False)
+    try:
+        return conn.session(pod).host_key
+    finally:
+        conn.close()
+
+
+def ssh_argv(pod: PodFacts, key: Path, known_hosts: Path, command: list[str]) -> list[str]:
+    alias = f"podreconcile-{pod.id}"
+    argv = ["ssh", "-i", str(key), "-p", str(pod.ssh.port), "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "StrictHostKeyChecking=yes", "-o", f"HostKeyAlias={alias}", f"root@{pod.ssh.host}"]
+    if command:
+        argv += ["--", command[0] if len(command) == 1 else shlex.join(command)]
+    return argv
+
+
+def run_ssh(pod: PodFacts, key: Path, host_key: str, command: list[str]) -> int:
+    """Run OpenSSH on the user's terminal; its exit status is ours. Ctrl+C belongs to ssh (and the
+    remote side) while it runs, so this process ignores it until ssh is gone."""
+    with tempfile.TemporaryDirectory(prefix="podreconcile-ssh-") as folder:
+        known_hosts = Path(folder) / "known_hosts"
+        fd = os.open(known_hosts, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(f"podreconcile-{pod.id} {host_key}\n")
+        finish()
+        try:
+            child = subprocess.Popen(ssh_argv(pod, key, known_hosts, command))
+        except FileNotFoundError:
+            raise UserError("OpenSSH's `ssh` is not installed; install openssh-client "
+                            "(apt install openssh-client).") from None
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
