@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.ports import Provider
+from podreconcile.core.ports import Provider, VolumeStore
+from podreconcile.core.volume_s3 import S3Credentials, S3Route
 from podreconcile.engine.observe import Connection
 from podreconcile.engine.project import Project
+from podreconcile.engine.volume_access import VolumeAccess
 
 
 def provider(project: Project) -> Provider:
@@ -19,6 +21,14 @@ def provider(project: Project) -> Provider:
 
 
 def connection(project: Project, persist_host_key: bool) -> Connection:
-    """The command run's one SSH connection, opened on first use."""
+    """The command run's one SSH connection, opened on first use, with the network volume's S3
+    access (its store made only when the key pair is set and the volume's data center has S3)."""
     from podreconcile.adapters.ssh import connect
-    return Connection(project, connect, persist_host_key=persist_host_key)
+    return Connection(project, connect, persist_host_key=persist_host_key,
+                      volume=VolumeAccess(project, volume_store))
+
+
+def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:
+    """The boto3 store of a network volume that `core.volume_s3.s3_route` found reachable."""
+    from podreconcile.adapters.volume_s3 import open_volume_store
+    return open_volume_store(route, credentials)

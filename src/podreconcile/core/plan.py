@@ -53,6 +53,7 @@ class Action:
     checkpoint_mtime: float | None = None  # seconds since the epoch, as the pod's filesystem says
     files: int | None = None
     bytes: int | None = None
+    via: str | None = None  # upload_data: "s3" sends through RunPod's S3 API before the pod starts
 
     def to_dict(self) -> dict:
         raw = asdict(self)

@@ -64,6 +64,8 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
             return Plan(summary="No pod exists for this spec.", blocker=volume_problem)
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
         create = Action(Kind.CREATE_POD, reason, gpu_types=desired.gpu_types, data_center=data_center)
+        if obs.run is not None and obs.run.source == "s3":
+            return _new_pod_seen_on_volume(desired, obs, options, create)
         return _after_new_pod(desired, options, create)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), pod_id=pod.id),) if adopt else ()
@@ -79,6 +81,8 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         return _prefixed(prefix, _after_new_pod(desired, options, replace))
     if obs.start_refused:
         return _prefixed(prefix, _host_refused(desired, options, pod, data_center))
+    if pod.status is PodStatus.EXITED and obs.run is not None and obs.run.source == "s3":
+        return _prefixed(prefix, _stopped_pod_seen_on_volume(desired, obs, options, pod), prefix_notes)
     if pod.status is PodStatus.EXITED:
         return _prefixed(prefix, _stopped_pod(desired, state, options, pod), prefix_notes)
     if pod.status is PodStatus.RUNNING:
@@ -111,8 +115,8 @@ def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = (
 
 
 def _succeeded(desired: Desired, state: State, obs: Observation, pod: PodFacts) -> bool:
-    """The run is known to have succeeded: seen on the pod now, or last seen so while it is stopped."""
-    if obs.run is not None and pod.status is PodStatus.RUNNING:
+    """The run is known to have succeeded: seen on the pod (or its volume) now, or last seen so."""
+    if obs.run is not None and (pod.status is PodStatus.RUNNING or obs.run.source == "s3"):
         return bool(obs.run.status and obs.run.status.state is RunState.SUCCEEDED)
     last = state.last_run
     return bool(last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value)
@@ -274,7 +278,60 @@ def _upload(obs: Observation) -> tuple[Action, ...]:
     if not data.files_to_send:
         return ()
     reason = f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume"
-    return (Action(Kind.UPLOAD_DATA, reason, files=data.files_to_send, bytes=data.bytes_to_send),)
+    via = "s3" if data.source == "s3" else None
+    return (Action(Kind.UPLOAD_DATA, reason, files=data.files_to_send, bytes=data.bytes_to_send, via=via),)
+
+
+# ---- a pod that is not running, its network volume read through S3 (issue 11) ----
+
+def _stopped_pod_seen_on_volume(desired: Desired, obs: Observation, options: Options, pod: PodFacts) -> Plan:
+    """The volume told the run's outcome and checkpoints with the pod stopped: no pod boots to find out.
+    Data goes up through S3 first, so the pod starts only once it is there."""
+    run = obs.run
+    notes = _checkpoint_notes(run)
+    status = run.status
+    if status and status.state is RunState.SUCCEEDED and not options.force_restart:
+        return Plan(summary=f"Run {desired.run_name} succeeded (attempt {status.attempt}, read from the volume); "
+                            "the pod is stopped. Nothing to do.", notes=notes)
+    start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", pod_id=pod.id)
+    actions = _upload_before_pod(obs) + (start,) + _sync_after_start(obs) + (_launch(run, options),)
+    return Plan(actions, summary=_run_summary(desired, run) + " The pod is stopped.", notes=notes)
+
+
+def _new_pod_seen_on_volume(desired: Desired, obs: Observation, options: Options, create: Action) -> Plan:
+    """A new pod on a network volume read through S3: data first, then the pod, resuming where the volume says."""
+    run = obs.run
+    sync = Action(Kind.SYNC_CODE, "a new pod has no code")
+    actions = _upload_before_pod(obs) + (create, sync, _launch(run, options))
+    return Plan(actions, summary=_run_summary(desired, run) + " No pod exists for this spec.",
+                notes=_checkpoint_notes(run))
+
+
+def _upload_before_pod(obs: Observation) -> tuple[Action, ...]:
+    """Data uploaded through S3 while no pod runs, with the GPU time that saves (an estimate)."""
+    data = obs.data
+    if data is None or data.source != "s3" or not data.files_to_send:
+        return _upload(obs)
+    reason = (f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume; "
+              f"through RunPod's S3 API before the pod starts, saving {_gpu_minutes(data)}")
+    return (Action(Kind.UPLOAD_DATA, reason, files=data.files_to_send, bytes=data.bytes_to_send, via="s3"),)
+
+
+def _gpu_minutes(data) -> str:
+    rate = data.rate_bps or 0
+    if rate <= 0:
+        return "the GPU time of the upload"
+    minutes = (data.bytes_to_send or 0) / rate / 60
+    basis = "measured" if data.rate_measured else "assumed"
+    return f"about {minutes:.1f} GPU minute(s) (estimate at {rate / 1e6:.0f} MB/s, {basis})"
+
+
+def _sync_after_start(obs: Observation) -> tuple[Action, ...]:
+    """Code goes over SSH once the pod runs (S3 cannot set the executable bit); the diff is known now."""
+    code = obs.code
+    if code is None or code.files_to_send is None:
+        return (Action(Kind.SYNC_CODE, "code changes since the last sync are known after start"),)
+    return _sync(obs)
 
 
 def _launch(run: RunFacts, options: Options) -> Action:

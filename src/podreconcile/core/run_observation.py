@@ -85,6 +85,7 @@ class RunFacts:
     python: str | None = None
     venv_ok: bool = True
     launch_id: str | None = None
+    source: str = "ssh"  # "ssh": the probe on the running pod; "s3": read from the volume, no pod
 
     @property
     def alive(self) -> bool:

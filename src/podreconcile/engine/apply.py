@@ -23,7 +23,7 @@ from podreconcile.core.ports import (
     Provider,
 )
 from podreconcile.core.state import LastRun
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
+from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry, volume_sync, volume_upload
 from podreconcile.engine.observe import (
     Connection,
     data_diff,
@@ -164,12 +164,20 @@ class Applier:
         self.report.info(f"the pod's checkout is at {revision}")
 
     def _do_upload_data(self, action: Action) -> None:
+        if action.via == "s3":
+            _, volume = volume_sync.store(self.project, self.conn, self.provider, self.last.volumes if self.last else None)
+            if volume is None:
+                raise PermanentError("The plan uploads data through RunPod's S3 API, which no longer reaches the "
+                                     "volume; run `podreconcile plan` again.")
+            volume_sync.upload_data(self.project, volume, self.report)
+            return
         session = self.conn.session(self._running_pod())
         diff = data_diff(self.project, session)
         if not diff.send:
             self.report.info("the volume already holds every data file")
             return
         result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=self.report.transfer)
+        volume_upload.record_rate(self.project, result.bytes_sent, result.seconds)
         rate = result.bytes_sent / result.seconds / 1e6 if result.seconds else 0
         self.report.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes "
                          f"in {result.seconds:.1f} s ({rate:.1f} MB/s, {result.method})")

@@ -22,17 +22,20 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.ports import PodShell, Provider, ShellConnector
 from podreconcile.core.state import HostKey, State
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
+from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry, volume_observe
 from podreconcile.engine.project import Project
+from podreconcile.engine.volume_access import VolumeAccess
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
 
 
 class Connection:
-    def __init__(self, project: Project, connect: ShellConnector, persist_host_key: bool) -> None:
+    def __init__(self, project: Project, connect: ShellConnector, persist_host_key: bool,
+                 volume: VolumeAccess | None = None) -> None:
         self.project = project
         self._connect = connect
         self.persist = persist_host_key
+        self.volume = volume or VolumeAccess(project)  # the network volume through S3, without a pod
         self._session: PodShell | None = None
         self._start: str | None = None
 
@@ -84,12 +87,18 @@ def paths(project: Project) -> pod_steps.RunPaths:
 def observe(project: Project, provider: Provider, state: State, conn: Connection, *,
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
             ssh_deadline: float = 30.0) -> Observation:
-    """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
+    """Gather the world: every pod of the account (one call), then the run over SSH if reachable, or
+    from the network volume through S3 when the pod is stopped or not made yet."""
     pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
     local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))
-    if pod is None or pod.status is not PodStatus.RUNNING or pod.ssh is None:
+    running = pod is not None and pod.status is PodStatus.RUNNING
+    local = replace(local, notes=(volume_observe.access_note(conn.volume.route(volumes), running),))
+    if not running:
+        store = conn.volume.store(volumes) if pod is None or pod.status is PodStatus.EXITED else None
+        return volume_observe.observe_volume(project, store, local) if store else local
+    if pod.ssh is None:
         return local
     try:
         session = conn.session(pod, deadline=ssh_deadline)
@@ -97,7 +106,7 @@ def observe(project: Project, provider: Provider, state: State, conn: Connection
         code = compared_code(project, session)
         data = compared_data(project, session)
     except TemporaryError as error:
-        return replace(local, notes=(f"SSH did not answer: {error}",))
+        return replace(local, notes=local.notes + (f"SSH did not answer: {error}",))
     return replace(local, run=run, code=code, data=data)
 
 
