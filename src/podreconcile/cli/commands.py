@@ -40,11 +40,12 @@ EXIT_TRAINING_FAILED = 3
 
 
 def register(app: typer.Typer) -> None:
-    from podreconcile.cli import day2, init, schema
+    from podreconcile.cli import day2, init, pull, schema
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
     day2.register(app)
+    pull.register(app)
     init.register(app)
     schema.register(app)
 

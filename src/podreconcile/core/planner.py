@@ -197,7 +197,8 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     if run is None:
         why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
         sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers")
-        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers")
+        data = _upload(obs) if obs.data and obs.data.source == "s3" else \
+            _upload_unknown(desired, f"{why}; what changed is known once SSH answers")
         mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
         launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", mode=mode)
         return Plan((sync,) + data + (launch,), summary=f"Run {desired.run_name} is unknown: {why}.")
@@ -288,7 +289,8 @@ def _stopped_pod_seen_on_volume(desired: Desired, obs: Observation, options: Opt
     """The volume told the run's outcome and checkpoints with the pod stopped: no pod boots to find out.
     Data goes up through S3 first, so the pod starts only once it is there."""
     run = obs.run
-    notes = _checkpoint_notes(run)
+    latest = run.latest_complete_checkpoint
+    notes = _checkpoint_notes(run) + ((f"latest complete checkpoint on the volume: {latest.name}",) if latest else ())
     status = run.status
     if status and status.state is RunState.SUCCEEDED and not options.force_restart:
         return Plan(summary=f"Run {desired.run_name} succeeded (attempt {status.attempt}, read from the volume); "
@@ -331,7 +333,9 @@ def _sync_after_start(obs: Observation) -> tuple[Action, ...]:
     code = obs.code
     if code is None or code.files_to_send is None:
         return (Action(Kind.SYNC_CODE, "code changes since the last sync are known after start"),)
-    return _sync(obs)
+    # Kept when nothing changed: the started pod is checked over SSH (a no-op when the volume agrees).
+    return _sync(obs) or (Action(Kind.SYNC_CODE, f"the volume's code is at {code.remote_revision}, as here; "
+                                                 "checked again once the pod runs", files=0, bytes=0),)
 
 
 def _launch(run: RunFacts, options: Options) -> Action:

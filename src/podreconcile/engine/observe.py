@@ -95,16 +95,22 @@ def observe(project: Project, provider: Provider, state: State, conn: Connection
     local = Observation(pods=pods, volumes=volumes, code=local_code(project), data=local_data(project))
     running = pod is not None and pod.status is PodStatus.RUNNING
     local = replace(local, notes=(volume_observe.access_note(conn.volume.route(volumes), running),))
+    store = conn.volume.store(volumes)
     if not running:
-        store = conn.volume.store(volumes) if pod is None or pod.status is PodStatus.EXITED else None
-        return volume_observe.observe_volume(project, store, local) if store else local
+        exited = pod is None or pod.status is PodStatus.EXITED
+        return volume_observe.observe_volume(project, store, local) if store and exited else local
+    # With S3, data is always compared there (size and ETag): a file uploaded through S3 has the
+    # upload's mtime, which the SSH listing's (size, mtime) check would take for a change.
+    s3_data = volume_observe.observe_data(project, store, local) if store else None
+    if s3_data is not None:
+        local = s3_data
     if pod.ssh is None:
         return local
     try:
         session = conn.session(pod, deadline=ssh_deadline)
         run = pod_steps.probe(session, paths(project), project.spec.run.venv)
         code = compared_code(project, session)
-        data = compared_data(project, session)
+        data = local.data if s3_data is not None else compared_data(project, session)
     except TemporaryError as error:
         return replace(local, notes=local.notes + (f"SSH did not answer: {error}",))
     return replace(local, run=run, code=code, data=data)

@@ -50,6 +50,17 @@ def observe_volume(project, store: VolumeStore, local: Observation) -> Observati
     return replace(local, run=run, code=code, data=data if data is not None else local.data)
 
 
+def observe_data(project, store: VolumeStore, local: Observation) -> Observation | None:
+    """`local` with the data compared through S3 (a running pod too); None when that cannot be done."""
+    if not project.spec.data:
+        return None
+    try:
+        data = data_facts(project, store)
+    except (TemporaryError, PermanentError, UserError):
+        return None
+    return replace(local, data=data) if data is not None else None
+
+
 def run_facts(project, store: VolumeStore) -> RunFacts | None:
     """The probe's facts, from the volume; None when the output dir is not on the volume."""
     paths = pod_steps.RunPaths(project.mount, project.run_name, project.spec.code.path, project.output_dir)
