@@ -305,8 +305,11 @@ def _new_pod_seen_on_volume(desired: Desired, obs: Observation, options: Options
     run = obs.run
     sync = Action(Kind.SYNC_CODE, "a new pod has no code")
     actions = _upload_before_pod(obs) + (create, sync, _launch(run, options))
-    return Plan(actions, summary=_run_summary(desired, run) + " No pod exists for this spec.",
-                notes=_checkpoint_notes(run))
+    status = run.status
+    summary = (f"Run {desired.run_name} has not started; no pod exists for this spec." if status is None else
+               f"Run {desired.run_name} is not running (attempt {status.attempt}: {status.state.value}); "
+               "no pod exists for this spec.")
+    return Plan(actions, summary=summary, notes=_checkpoint_notes(run))
 
 
 def _upload_before_pod(obs: Observation) -> tuple[Action, ...]:
@@ -323,9 +326,11 @@ def _gpu_minutes(data) -> str:
     rate = data.rate_bps or 0
     if rate <= 0:
         return "the GPU time of the upload"
-    minutes = (data.bytes_to_send or 0) / rate / 60
-    basis = "measured" if data.rate_measured else "assumed"
-    return f"about {minutes:.1f} GPU minute(s) (estimate at {rate / 1e6:.0f} MB/s, {basis})"
+    seconds = (data.bytes_to_send or 0) / rate
+    basis = f"estimate at {rate / 1e6:.0f} MB/s, {'measured' if data.rate_measured else 'assumed'}"
+    if seconds < 60:
+        return f"about {seconds:.0f} GPU second(s) ({basis})"
+    return f"about {seconds / 60:.1f} GPU minute(s) ({basis})"
 
 
 def _sync_after_start(obs: Observation) -> tuple[Action, ...]:
