@@ -7,7 +7,6 @@ import filecmp
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 

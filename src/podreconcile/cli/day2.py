@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from podreconcile.cli import pull as pull_cli
 from podreconcile.cli import wiring
 from podreconcile.cli.commands import (
     LockTimeoutOption,
@@ -23,7 +24,6 @@ from podreconcile.cli.commands import (
 )
 from podreconcile.cli.render import Progress
 from podreconcile.cli.status import status_dict, status_text
-from podreconcile.cli import pull as pull_cli
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.engine import day2, pull
 from podreconcile.engine.project import Project, load_project
@@ -128,9 +128,8 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
         if not yes and not sys.stdin.isatty():
             raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
         _offer_pull(project, provider, ask=not yes)
-        if not yes:
-            if not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
-                raise UserError("Nothing was changed (destroy was not confirmed).")
+        if not yes and not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
+            raise UserError("Nothing was changed (destroy was not confirmed).")
         day2.execute(project, provider, wiring.connection(project, False), Progress(), plan)
     kept = f" Network volume {volume} is kept, with its data." if volume else lost
     typer.echo(f"Terminated pod {terminate.pod_id} and cleared the state file.{kept}")

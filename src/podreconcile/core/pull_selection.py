@@ -9,7 +9,7 @@ incomplete ones (a save cut short) are left: they are what a resume would skip a
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 CHECKPOINT_RE = re.compile(r"^checkpoint-([0-9]+)$")
 COMPLETE_MARKER = "trainer_state.json"

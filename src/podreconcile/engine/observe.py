@@ -8,8 +8,8 @@ trusted on first use per start and pinned for the rest of it: a change within a 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from podreconcile.core.errors import PermanentError, TemporaryError
 from podreconcile.core.observation import (
@@ -22,7 +22,14 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.ports import PodShell, Provider, ShellConnector
 from podreconcile.core.state import HostKey, State
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry, volume_observe
+from podreconcile.engine import (
+    codesync,
+    datasync,
+    gitsync,
+    pod_steps,
+    retry,
+    volume_observe,
+)
 from podreconcile.engine.project import Project
 from podreconcile.engine.volume_access import VolumeAccess
 

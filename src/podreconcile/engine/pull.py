@@ -21,7 +21,10 @@ from pathlib import Path
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodStatus
 from podreconcile.core.ports import PodShell, VolumeStore
-from podreconcile.core.pull_selection import default_selection, latest_complete_checkpoint
+from podreconcile.core.pull_selection import (
+    default_selection,
+    latest_complete_checkpoint,
+)
 from podreconcile.engine import datasync, day2, volume_sync
 from podreconcile.engine.observe import paths as run_paths
 from podreconcile.engine.volume_access import volume_key, volume_prefix

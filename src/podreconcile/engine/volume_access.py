@@ -8,7 +8,7 @@ that cli/wiring.py hands in; without an opener the volume is reached over SSH on
 from __future__ import annotations
 
 import posixpath
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from podreconcile.core.observation import VolumeFacts
 from podreconcile.core.ports import VolumeStore

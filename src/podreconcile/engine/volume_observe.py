@@ -17,7 +17,12 @@ from dataclasses import replace
 
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import CodeFacts, DataFacts, Observation
-from podreconcile.core.ports import NotFoundError, ObjectTooLarge, RemoteObject, VolumeStore
+from podreconcile.core.ports import (
+    NotFoundError,
+    ObjectTooLarge,
+    RemoteObject,
+    VolumeStore,
+)
 from podreconcile.core.run_observation import RunFacts, parse_probe
 from podreconcile.core.volume_s3 import S3Route
 from podreconcile.engine import codesync, pod_steps, volume_upload
@@ -45,8 +50,8 @@ def observe_volume(project, store: VolumeStore, local: Observation) -> Observati
         code = code_facts(project, store) or local.code
         data = data_facts(project, store) if project.spec.data else None
     except (TemporaryError, PermanentError, UserError) as error:
-        return replace(local, notes=local.notes + (f"RunPod's S3 API did not answer ({error}); "
-                                                   "the run is known after the pod starts",))
+        note = f"RunPod's S3 API did not answer ({error}); the run is known after the pod starts"
+        return replace(local, notes=(*local.notes, note))
     return replace(local, run=run, code=code, data=data if data is not None else local.data)
 
 

@@ -60,7 +60,7 @@ def data_diff(project, store: VolumeStore) -> S3DataDiff | None:
     return S3DataDiff(send, keys, len(files), sum(f.size for f in files))
 
 
-def _same(data_file: DataFile, remote: RemoteObject | None, store: VolumeStore, cache: "_Manifest") -> bool:
+def _same(data_file: DataFile, remote: RemoteObject | None, store: VolumeStore, cache: _Manifest) -> bool:
     if remote is None or remote.size != data_file.size:
         return False  # no hashing needed to know it must go
     return remote.etag in cache.etags(data_file, store)
