@@ -8,15 +8,24 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podreconcile.core.observation import CodeFacts, DataFacts, Observation, PodStatus, VolumeFacts
+from podreconcile.core.observation import (
+    CodeFacts,
+    DataFacts,
+    Observation,
+    PodStatus,
+    VolumeFacts,
+)
 from podreconcile.core.plan import Kind, LaunchMode
 from podreconcile.core.planner import Options, plan
 from podreconcile.core.ports import RemoteObject
-from podreconcile.core.pull_selection import default_selection, latest_complete_checkpoint
+from podreconcile.core.pull_selection import (
+    default_selection,
+    latest_complete_checkpoint,
+)
 from podreconcile.core.run_observation import RunFacts, RunState
 from podreconcile.engine.volume_access import volume_key, volume_prefix
 from podreconcile.engine.volume_observe import checkpoints, last_line
-from tests.unit.test_planner import NV, POD, ckpt, desired, pod, state, status
+from tests.unit.test_planner import NV, ckpt, desired, pod, state, status
 
 VOLUMES = (VolumeFacts(NV, "data", 50, "EU-RO-1"),)
 
