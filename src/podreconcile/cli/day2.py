@@ -168,7 +168,7 @@ def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOp
     progress = Progress()
     with _locked(project, "sync-data", lock_timeout):
         result = day2.sync_data(project, wiring.provider(project), wiring.connection(project, True), progress)
-    if result is not None:
+    if result is not None and result.method != "s3":  # the S3 path reports its own summary
         progress.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes in {result.seconds:.1f} s "
                       f"({result.method})")
 
