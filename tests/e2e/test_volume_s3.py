@@ -60,10 +60,12 @@ def test_a_stopped_pod_is_planned_logged_and_pulled_through_s3(project):
     assert tail.stdout.splitlines() == project.current_log().splitlines()[-5:]
     assert starts(project) == before and stopped(project), "plan and logs started nothing"
 
-    resumed = project.cli("apply", "--yes")
+    resumed = project.cli("apply", "--yes", "--detach")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"resume from {latest}" in resumed.stdout + resumed.stderr
-    wait_until(lambda: stopped(project), timeout=60)
+    assert "resume run" in resumed.stdout and f"from {latest} (step" in resumed.stdout
+    wait_until(lambda: (project.checkpoints() / "final_model.json").exists(), timeout=60)
+    assert f"resume from {latest}" in project.train_log()
+    wait_until(lambda: stopped(project), timeout=60)  # the pod stops itself when the run ends
     before = starts(project)
     done = project.cli("plan")
     assert done.returncode == 0 and "succeeded" in done.stdout and "read from the volume" in done.stdout
@@ -83,6 +85,12 @@ def test_a_stopped_pod_is_planned_logged_and_pulled_through_s3(project):
     again = project.cli("pull")
     assert again.returncode == 0 and "Pulled 0 file(s)" in again.stdout
     assert starts(project) == before and stopped(project), "pull started nothing"
+
+    secret = project.extra_env["RUNPOD_S3_SECRET_KEY"]
+    outputs = [planned, tail, resumed, done, pulled, again]
+    assert not any(secret in r.stdout + r.stderr for r in outputs), "the S3 secret is never printed"
+    kept = [p.read_text() for p in (project.root / ".podreconcile").rglob("*") if p.is_file()]
+    assert kept and not any(secret in text for text in kept), "nor written to podreconcile's files"
 
 
 def make_dataset(root) -> list:
