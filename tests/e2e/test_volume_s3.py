@@ -70,6 +70,9 @@ def test_a_stopped_pod_is_planned_logged_and_pulled_through_s3(project):
     done = project.cli("plan")
     assert done.returncode == 0 and "succeeded" in done.stdout and "read from the volume" in done.stdout
     assert "latest complete checkpoint on the volume: checkpoint-40" in done.stdout
+    every = project.cli("logs", "--all")
+    assert every.returncode == 0 and every.stdout == project.train_log()
+    assert "attempt 1" in every.stdout and "attempt 2" in every.stdout
     assert starts(project) == before and stopped(project)
 
     pulled = project.cli("pull")
