@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from podreconcile.sandbox import daemon
+from tests.s3_helpers import s3_exports
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny"
 POD_FIELDS = "id name desiredStatus lastStatusChange networkVolumeId machine { gpuTypeId }"
@@ -50,6 +51,11 @@ class UserProject:
         self.root = root
         self.sandbox = sandbox
         self.ssh_key = ssh_key
+        self.extra_env: dict[str, str] = {}
+
+    def use_s3(self, on: bool = True) -> None:
+        """Give the CLI the S3 key pair and endpoint `sandbox up` exports (or take them away)."""
+        self.extra_env = s3_exports(self.sandbox.running) if on else {}
 
     # ---- editing ----
 
@@ -72,7 +78,10 @@ class UserProject:
     # ---- running the CLI ----
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, **self.sandbox.env, **extra}
+        env = {**os.environ, **self.sandbox.env, **self.extra_env, **extra}
+        if not self.extra_env:  # keys from the developer's shell must not turn S3 on behind a test's back
+            for name in ("RUNPOD_S3_ACCESS_KEY", "RUNPOD_S3_SECRET_KEY", "RUNPOD_S3_ENDPOINT_URL"):
+                env.pop(name, None)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         return env
 

@@ -244,6 +244,7 @@ class FakePodWork:
     """engine.pod_work.PodWork over the model: what the probe, code sync and launch would do."""
 
     guard_problem = None
+    volume = None  # no S3 in the model
 
     def __init__(self, world: World) -> None:
         self.world = world

@@ -45,13 +45,14 @@ ENDED_BY_SIGNAL = re.compile(r"^podreconcile: attempt ended: signal (\w+),")
 
 
 def register(app: typer.Typer) -> None:
-    from podreconcile.cli import day2, init, schema, show, ssh_command
+    from podreconcile.cli import day2, init, pull, schema, show, ssh_command
 
     app.command("plan")(plan_command)
     app.command("apply")(apply_command)
     show.register(app)
     day2.register(app)
     ssh_command.register(app)
+    pull.register(app)
     init.register(app)
     schema.register(app)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+from podreconcile.cli import pull as pull_cli
 from podreconcile.cli import user_stop, wiring
 from podreconcile.cli.commands import (
     LockTimeoutOption,
@@ -24,9 +25,9 @@ from podreconcile.cli.commands import (
 )
 from podreconcile.cli.render import Progress, use_colour
 from podreconcile.cli.status import status_dict, status_text
-from podreconcile.core.errors import UserError
+from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.terminal_text import printable
-from podreconcile.engine import day2
+from podreconcile.engine import day2, pull
 from podreconcile.engine.project import Project, load_project
 
 
@@ -132,14 +133,38 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
     with _locked(project, "destroy", lock_timeout):
         plan = day2.plan_destroy(project, provider)
         (terminate,) = plan.actions
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
-            if not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
-                raise UserError("Nothing was changed (destroy was not confirmed).")
+        if not yes and not sys.stdin.isatty():
+            raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
+        _offer_pull(project, provider, ask=not yes)
+        if not yes and not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
+            raise UserError("Nothing was changed (destroy was not confirmed).")
         day2.execute(project, provider, wiring.connection(project, False), Progress(), plan)
     kept = f" Network volume {volume} is kept, with its data." if volume else lost
     typer.echo(f"Terminated pod {terminate.pod_id} and cleared the state file.{kept}")
+
+
+def _offer_pull(project: Project, provider, ask: bool) -> None:
+    """Before a pod's own volume disk goes: offer to pull the run's outputs (over SSH: S3 never reaches
+    a volume disk), or say plainly that they go and how to keep them."""
+    if project.spec.pod.network_volume:
+        return
+    conn = wiring.connection(project, False)
+    try:
+        at_risk = pull.outputs_at_risk(project, provider, conn)
+    except (TemporaryError, PermanentError) as error:
+        at_risk = f"the pod's volume disk could not be checked for checkpoints ({error})"
+    finally:
+        conn.close()
+    if not at_risk:
+        return
+    stopped = "is stopped" in at_risk
+    how = "`podreconcile pull --start`" if stopped else "`podreconcile pull`"
+    if not ask:
+        Progress().warn(f"{at_risk}; destroy deletes them with the pod. To keep them, run {how} first.")
+        return
+    if typer.confirm(f"{at_risk}, and destroy deletes them. Pull the run's outputs to ./pulled/{project.run_name}/ "
+                     f"first{' (starts the pod for it)' if stopped else ''}?", default=True):
+        typer.echo(pull_cli.describe(pull_cli.pull_into(project, Progress(), [], None, start=stopped)))
 
 
 def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption) -> None:
@@ -151,7 +176,7 @@ def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOp
     progress = Progress()
     with _locked(project, "sync-data", lock_timeout):
         result = day2.sync_data(project, wiring.provider(project), wiring.connection(project, True), progress)
-    if result is not None:
+    if result is not None and result.method != "s3":  # the S3 path reports its own summary
         progress.info(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes in {result.seconds:.1f} s "
                       f"({result.method})")
 

@@ -6,9 +6,11 @@ import atexit
 import os
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.ports import Provider
+from podreconcile.core.ports import Provider, VolumeStore
+from podreconcile.core.volume_s3 import S3Credentials, S3Route
 from podreconcile.engine.pod_work import SshPodWork
 from podreconcile.engine.project import Project
+from podreconcile.engine.volume_access import VolumeAccess
 
 DEFAULT_API_BASE_URL = "https://api.runpod.io"
 
@@ -60,6 +62,15 @@ def _build(key: str, base_url: str, spot: bool):
 
 
 def connection(project: Project, persist_host_key: bool) -> SshPodWork:
-    """The command run's one SSH connection, opened on first use, with the pod-side work over it."""
+    """The command run's one SSH connection, opened on first use, with the pod-side work over it and the
+    network volume's S3 access (its store made only when the key pair is set and the volume's data
+    center has S3)."""
     from podreconcile.adapters.ssh import connect
-    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url(project))
+    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url(project),
+                      volume=VolumeAccess(project, volume_store))
+
+
+def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:
+    """The boto3 store of a network volume that `core.volume_s3.s3_route` found reachable."""
+    from podreconcile.adapters.volume_s3 import open_volume_store
+    return open_volume_store(route, credentials)

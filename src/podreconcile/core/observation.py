@@ -169,6 +169,7 @@ class CodeFacts:
     bytes_to_send: int | None = None
     files_to_delete: int | None = None
     remote_revision: str | None = None
+    source: str | None = None  # where the pod's side was read: "ssh", or "s3" (the volume, no pod)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,9 @@ class DataFacts:
     bytes_total: int
     files_to_send: int | None = None  # None: unknown until the pod is reachable
     bytes_to_send: int | None = None
+    source: str | None = None  # "s3": compared through RunPod's S3 API, and uploadable there with no pod
+    rate_bps: float | None = None  # the upload rate behind the estimate of GPU time an S3 upload saves
+    rate_measured: bool = False  # measured on an earlier upload (else assumed)
 
 
 @dataclass(frozen=True)

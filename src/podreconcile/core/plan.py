@@ -119,6 +119,7 @@ class Action:
     command: str | None = None  # launch_run: the training command exactly as it will run
     local_files: int | None = None  # upload_data on a pod not yet reachable: the data on this machine
     local_bytes: int | None = None
+    via: str | None = None  # upload_data: "s3" sends through RunPod's S3 API before the pod starts
 
     def to_dict(self) -> dict:
         raw = asdict(self)

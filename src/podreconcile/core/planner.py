@@ -93,6 +93,8 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
         reason = "the pod in the state file no longer exists" if state.pod_id else "no pod exists for this spec"
         create = Action(Kind.CREATE_POD, reason, code=Reason.POD_MISSING, gpu_types=desired.gpu_types,
                         data_center=data_center, expects=(Expect(Fact.NO_POD),))
+        if obs.run is not None and obs.run.source == "s3":
+            return _new_pod_seen_on_volume(desired, obs, options, create)
         return _after_new_pod(desired, options, create, local=obs.data)
 
     prefix = (Action(Kind.ADOPT_POD, _adopt_reason(pod, desired, options), code=Reason.POD_NOT_IN_STATE, pod_id=pod.id),) \
@@ -120,6 +122,8 @@ def _unchanged_pod(desired, state, obs, options, pod: PodFacts, data_center, at_
     """The pod stays: start it (carrying the fields applied at the next start), or serve the run on it."""
     if obs.start_refused:
         return _host_refused(desired, options, pod, data_center, obs.data)
+    if pod.status is PodStatus.EXITED and obs.run is not None and obs.run.source == "s3":
+        return _stopped_pod_seen_on_volume(desired, obs, options, pod, at_start)
     if pod.status is PodStatus.EXITED:
         return _stopped_pod(desired, state, obs, options, pod, at_start)
     if pod.status.is_up:  # v2: PROVISIONING and STARTING are on their way to RUNNING
@@ -188,8 +192,8 @@ def _prefixed(prefix: tuple[Action, ...], tail: Plan, notes: tuple[str, ...] = (
 
 
 def _succeeded(desired: Desired, state: State, obs: Observation, pod: PodFacts) -> bool:
-    """The run is known to have succeeded: seen on the pod now, or last seen so while it is stopped."""
-    if obs.run is not None and pod.status is PodStatus.RUNNING:
+    """The run is known to have succeeded: seen on the pod (or its volume) now, or last seen so."""
+    if obs.run is not None and (pod.status is PodStatus.RUNNING or obs.run.source == "s3"):
         return bool(obs.run.status and obs.run.status.state is RunState.SUCCEEDED)
     last = state.last_run
     return bool(last and last.run_name == desired.run_name and last.state == RunState.SUCCEEDED.value)
@@ -358,7 +362,7 @@ def _running_pod(desired: Desired, obs: Observation, options: Options, pod: PodF
     if run is None:
         why = "the pod is booting" if pod.ssh is None else "the pod did not answer over SSH"
         sync = Action(Kind.SYNC_CODE, f"{why}; what changed is known once SSH answers", code=Reason.POD_UNREACHABLE)
-        data = _upload_unknown(desired, f"{why}; what changed is known once SSH answers", Reason.POD_UNREACHABLE,
+        data = _upload(obs) if obs.data and obs.data.source == "s3" else _upload_unknown(desired, f"{why}; what changed is known once SSH answers", Reason.POD_UNREACHABLE,
                               local=obs.data)
         mode = LaunchMode.FORCE_RESTART if options.force_restart else LaunchMode.AUTO
         launch = Action(Kind.LAUNCH_RUN, f"{why}; the run is checked before launching", code=Reason.POD_UNREACHABLE,
@@ -470,8 +474,73 @@ def _upload(obs: Observation) -> tuple[Action, ...]:
     if not data.files_to_send:
         return ()
     reason = f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume"
+    via = "s3" if data.source == "s3" else None
     return (Action(Kind.UPLOAD_DATA, reason, code=Reason.DATA_CHANGED, files=data.files_to_send,
-                   bytes=data.bytes_to_send),)
+                   bytes=data.bytes_to_send, via=via),)
+
+
+# ---- a pod that is not running, its network volume read through S3 (issue 11) ----
+
+def _stopped_pod_seen_on_volume(desired: Desired, obs: Observation, options: Options, pod: PodFacts,
+                                at_start=()) -> Plan:
+    """The volume told the run's outcome and checkpoints with the pod stopped: no pod boots to find out.
+    Data goes up through S3 first, so the pod starts only once it is there."""
+    run = obs.run
+    latest = run.latest_complete_checkpoint
+    notes = _checkpoint_notes(run) + ((f"latest complete checkpoint on the volume: {latest.name}",) if latest else ())
+    status = run.status
+    if status and status.state is RunState.SUCCEEDED and not options.force_restart:
+        return Plan(summary=f"Run {desired.run_name} succeeded ({_nth(status.attempt)}, read from the volume); "
+                            "the pod is stopped. Nothing to do.", notes=notes,
+                    deferred=tuple(at_start), deferred_code=Reason.RUN_DONE if at_start else None)
+    start = Action(Kind.START_POD, f"the pod is stopped ({pod.last_status_change or 'EXITED'})", code=Reason.POD_STOPPED,
+                   pod_id=pod.id, changes=tuple(at_start), contingency=Contingency.REPLACE_IF_HOST_HAS_NO_FREE_GPU,
+                   gpu_types=desired.gpu_types, expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
+    actions = _upload_before_pod(obs) + (start,) + _sync_after_start(obs) + (_launch(run, options),)
+    return Plan(actions, summary=_run_summary(desired, run) + " The pod is stopped.", notes=notes)
+
+
+def _new_pod_seen_on_volume(desired: Desired, obs: Observation, options: Options, create: Action) -> Plan:
+    """A new pod on a network volume read through S3: data first, then the pod, resuming where the volume says."""
+    run = obs.run
+    sync = Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD)
+    actions = _upload_before_pod(obs) + (create, sync, _launch(run, options))
+    status = run.status
+    summary = (f"Run {desired.run_name} has not started; no pod exists for this spec." if status is None else
+               f"Run {desired.run_name} is not running ({_nth(status.attempt)}: {status.state.value}); "
+               "no pod exists for this spec.")
+    return Plan(actions, summary=summary, notes=_checkpoint_notes(run))
+
+
+def _upload_before_pod(obs: Observation) -> tuple[Action, ...]:
+    """Data uploaded through S3 while no pod runs, with the GPU time that saves (an estimate)."""
+    data = obs.data
+    if data is None or data.source != "s3" or not data.files_to_send:
+        return _upload(obs)
+    reason = (f"{data.files_to_send} of {data.files_total} data file(s) missing or changed on the volume; "
+              f"through RunPod's S3 API before the pod starts, saving {_gpu_minutes(data)}")
+    return (Action(Kind.UPLOAD_DATA, reason, code=Reason.DATA_CHANGED, files=data.files_to_send,
+                   bytes=data.bytes_to_send, via="s3"),)
+
+
+def _gpu_minutes(data) -> str:
+    rate = data.rate_bps or 0
+    if rate <= 0:
+        return "the GPU time of the upload"
+    seconds = (data.bytes_to_send or 0) / rate
+    basis = f"estimate at {rate / 1e6:.0f} MB/s, {'measured' if data.rate_measured else 'assumed'}"
+    if seconds < 60:
+        return f"about {seconds:.0f} GPU second(s) ({basis})"
+    return f"about {seconds / 60:.1f} GPU minute(s) ({basis})"
+
+
+def _sync_after_start(obs: Observation) -> tuple[Action, ...]:
+    """Code goes over SSH once the pod runs (S3 cannot set the executable bit); the diff is known now."""
+    code = obs.code
+    if code is None or code.files_to_send is None:
+        return (Action(Kind.SYNC_CODE, "code changes since the last sync are known after start",
+                       code=Reason.UNKNOWN_UNTIL_START),)
+    return _sync(obs)
 
 
 def _launch(run: RunFacts, options: Options) -> Action:

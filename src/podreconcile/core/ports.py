@@ -283,3 +283,8 @@ class VolumeStore(Protocol):
         """Download (key, local path) pairs in parallel; a partial file left by an interrupted run
         is continued from where it stopped when the object is unchanged."""
         ...
+
+    def etags_of(self, path: Path) -> set[str]:
+        """The ETags an object with this local file's bytes may have here (plain MD5, and the
+        multipart form for this store's part size): reads the file, calls nothing."""
+        ...

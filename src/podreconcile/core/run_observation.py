@@ -106,6 +106,7 @@ class RunFacts:
     venv_ok: bool = True
     launch_id: str | None = None
     log_lines: tuple[str, ...] = ()  # the log's last lines, for `status`
+    source: str = "ssh"  # "ssh": the probe on the running pod; "s3": read from the volume, no pod
 
     @property
     def alive(self) -> bool:

@@ -35,7 +35,7 @@ from podreconcile.core.ports import (
     Provider,
 )
 from podreconcile.core.state import STOPPED, LastRun
-from podreconcile.engine import datasync, retry
+from podreconcile.engine import datasync, retry, volume_sync
 from podreconcile.engine.observe import observe, wait_for_ssh_port
 from podreconcile.engine.pod_work import PodWork
 from podreconcile.engine.project import Project
@@ -229,6 +229,13 @@ class Applier:
         self.conn.sync_code(self._running_pod(), self.report.info, self.report.warn)
 
     def _do_upload_data(self, action: Action) -> None:
+        if action.via == "s3":
+            _, volume = volume_sync.store(self.project, self.conn, self.provider, self.last.volumes if self.last else None)
+            if volume is None:
+                raise PermanentError("The plan uploads data through RunPod's S3 API, which no longer reaches the "
+                                     "volume; run `podreconcile plan` again.")
+            volume_sync.upload_data(self.project, volume, self.report)
+            return
         self.conn.upload_data(self._running_pod(), self.report.info, self.report.transfer)
 
     def _do_launch_run(self, action: Action) -> None:

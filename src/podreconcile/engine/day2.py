@@ -27,7 +27,14 @@ from podreconcile.core.pod_commands import (
 from podreconcile.core.ports import PodShell, Provider
 from podreconcile.core.spec.command import fill
 from podreconcile.core.state import State
-from podreconcile.engine import datasync, pod_steps, retry
+from podreconcile.engine import (
+    datasync,
+    pod_steps,
+    retry,
+    volume_logs,
+    volume_sync,
+    volume_upload,
+)
 from podreconcile.engine.apply import Applier, Reporter
 from podreconcile.engine.follow import Ending, follow
 from podreconcile.engine.observe import (
@@ -110,6 +117,20 @@ def visit(project: Project, provider: Provider, conn: Connection, report: Report
 
 def read_log(project: Project, provider: Provider, conn: Connection, report: Reporter, *,
              tail: int | None, all_attempts: bool, start: bool) -> str:
+    """The log: from the running pod over SSH; from the volume through S3 when the pod is not running
+    and S3 reaches it; with `start`, from a stopped pod started for it."""
+    if not start:
+        pods, volumes = retry.call(provider.account, deadline=60)
+        pod = ownership(project, pods).pod
+        if pod is None or not pod.status.is_up:
+            route, volume = volume_sync.store(project, conn, provider, volumes)
+            if volume is not None:
+                run_paths = paths(project)
+                path = run_paths.train_log if all_attempts else run_paths.current_log
+                return retry.call(lambda: volume_logs.read_log(volume, project.mount, path, tail), deadline=60)
+            if pod is not None and project.spec.pod.network_volume:
+                raise UserError(f"Pod {pod.id} is stopped and its volume is read {route.explain()}; "
+                                "`podreconcile logs --start` starts it, prints the log and stops it again.")
     why = "`logs --start` reads the log from the pod's volume" if start else None
     with visit(project, provider, conn, report, why) as session:
         run_paths = paths(project)
@@ -129,13 +150,20 @@ def sync_data(project: Project, provider: Provider, conn: Connection, report: Re
     """Upload what is missing or changed; None when the volume already holds every file."""
     if not project.spec.data:
         raise UserError("The spec has no data entries; add them under `data:` in podspec.yaml.")
+    route, volume = volume_sync.store(project, conn, provider)
+    if volume is not None:  # no pod is started: the upload costs no GPU time
+        return volume_sync.upload_data(project, volume, report)
+    if project.spec.pod.network_volume:
+        report.step(f"data goes {route.explain()}")
     with visit(project, provider, conn, report, "`sync-data` uploads to the pod's volume") as session:
         diff = data_diff(project, session)
         if not diff.send:
             report.step(f"nothing to upload: the volume holds all {diff.files_total} data file(s)")
             return None
         report.step(f"uploading {len(diff.send)} of {diff.files_total} file(s), {diff.bytes_to_send} bytes")
-        return datasync.upload(session, diff, key_path=project.ssh_key(), progress=report.transfer)
+        result = datasync.upload(session, diff, key_path=project.ssh_key(), progress=report.transfer)
+        volume_upload.record_rate(project, result.bytes_sent, result.seconds)
+        return result
 
 
 @contextmanager

@@ -8,8 +8,8 @@ trusted on first use per start and pinned for the rest of it: a change within a 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from podreconcile.core.errors import PermanentError, TemporaryError
 from podreconcile.core.observation import (
@@ -29,19 +29,22 @@ from podreconcile.engine import (
     idle_guard,
     pod_steps,
     retry,
+    volume_observe,
 )
 from podreconcile.engine.project import Project
+from podreconcile.engine.volume_access import VolumeAccess
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
 
 
 class Connection:
     def __init__(self, project: Project, connect: ShellConnector, persist_host_key: bool,
-                 api_base_url: str | None = None) -> None:
+                 api_base_url: str | None = None, volume: VolumeAccess | None = None) -> None:
         self.project = project
         self.api_base_url = api_base_url  # where the pod-side guard stops the pod (never a key)
         self._connect = connect
         self.persist = persist_host_key
+        self.volume = volume or VolumeAccess(project)  # the network volume through S3, without a pod
         self._session: PodShell | None = None
         self._start: str | None = None
         self.guard_problem: str | None = None  # why the pod's idle guard is not armed, if it is not
@@ -98,7 +101,8 @@ def paths(project: Project) -> pod_steps.RunPaths:
 def observe(project: Project, provider: Provider, state: State, work, *,
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
             ssh_deadline: float = 30.0) -> Observation:
-    """Gather the world: every pod of the account (one call), then the run over SSH if reachable.
+    """Gather the world: every pod of the account (one call), then the run over SSH if reachable, or
+    from the network volume through S3 when the pod is stopped or not made yet.
 
     `work` is the pod-side seam (engine.pod_work.PodWork): over SSH in a command, a fake in a unit test.
     """
@@ -107,14 +111,27 @@ def observe(project: Project, provider: Provider, state: State, work, *,
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
     code, data = work.local()
     local = Observation(pods=pods, volumes=volumes, code=code, data=data)
-    if pod is None or not pod.status.is_up or pod.ssh is None:
+    up = pod is not None and pod.status.is_up
+    store = None
+    if work.volume is not None:
+        local = replace(local, notes=(volume_observe.access_note(work.volume.route(volumes), up),))
+        store = work.volume.store(volumes)
+    if not up:
+        exited = pod is None or pod.status is PodStatus.EXITED
+        return volume_observe.observe_volume(project, store, local) if store and exited else local
+    # With S3, data is always compared there (size and ETag): a file uploaded through S3 has the
+    # upload's mtime, which the SSH listing's (size, mtime) check would take for a change.
+    s3_data = volume_observe.observe_data(project, store, local) if store else None
+    if s3_data is not None:
+        local = s3_data
+    if pod.ssh is None:
         return local
     try:
         run, code, data = work.look(pod, ssh_deadline)
     except TemporaryError as error:
-        return replace(local, notes=(f"SSH did not answer: {error}",))
-    notes = (work.guard_problem,) if work.guard_problem else ()
-    return replace(local, run=run, code=code, data=data, notes=notes)
+        return replace(local, notes=local.notes + (f"SSH did not answer: {error}",))
+    notes = local.notes + ((work.guard_problem,) if work.guard_problem else ())
+    return replace(local, run=run, code=code, data=local.data if s3_data is not None else data, notes=notes)
 
 
 def local_code(project: Project) -> CodeFacts:

@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import CodeFacts, DataFacts, PodFacts
 from podreconcile.core.run_observation import RunFacts
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps
+from podreconcile.engine import codesync, datasync, gitsync, pod_steps, volume_upload
 from podreconcile.engine.observe import (
     Connection,
     compared_code,
@@ -26,6 +26,7 @@ from podreconcile.engine.observe import (
 
 class PodWork(Protocol):
     guard_problem: str | None  # why the pod's idle guard is not armed, if it is not
+    volume: object | None  # engine.volume_access.VolumeAccess: the network volume through S3, or None
 
     def local(self) -> tuple[CodeFacts, DataFacts | None]: ...
     def look(self, pod: PodFacts, deadline: float) -> tuple[RunFacts, CodeFacts, DataFacts | None]: ...
@@ -72,6 +73,7 @@ class SshPodWork(Connection):
             say("the volume already holds every data file")
             return
         result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=progress)
+        volume_upload.record_rate(self.project, result.bytes_sent, result.seconds)  # the plan's GPU-time estimate
         rate = result.bytes_sent / result.seconds / 1e6 if result.seconds else 0
         say(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes "
             f"in {result.seconds:.1f} s ({rate:.1f} MB/s, {result.method})")

@@ -19,6 +19,7 @@ from podreconcile.core.volume_s3 import PART_SIZE, S3Credentials, S3Route
 
 from .client import make_client, ranged_get, translated
 from .downloads import Downloader
+from .etags import local_etags, part_size_for
 from .uploads import Uploader
 
 WORKERS = 8
@@ -74,6 +75,9 @@ class S3VolumeStore:
     def download(self, items: Iterable[tuple[str, Path]], on_bytes: Callable[[int], None] | None = None
                  ) -> TransferReport:
         return Downloader(self._client, self.volume_id, self.part_size, self.workers).run(items, on_bytes)
+
+    def etags_of(self, path: Path) -> set[str]:
+        return local_etags(path, part_size_for(path.stat().st_size, self.part_size))
 
     def _ranged(self, key: str, byte_range: str) -> bytes:
         with translated(f"read {key}", self.volume_id):

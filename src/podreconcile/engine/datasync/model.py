@@ -75,7 +75,7 @@ class UploadResult:
     files_sent: int
     bytes_sent: int
     seconds: float
-    method: Literal["rsync", "sftp"]
+    method: Literal["rsync", "sftp", "s3"]
 
 
 ProgressCallback = Callable[[Progress], None]
