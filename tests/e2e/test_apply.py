@@ -126,6 +126,8 @@ def test_apply_killed_after_create_is_adopted_never_duplicated(project):
 
 def test_a_second_apply_while_one_follows_the_log_starts_nothing(project):
     """The follower holds no lock (issue 8): a second apply finds the run alive and leaves it alone."""
+    # The run stays alive after step 5 however slow the machine is (examples/tiny's TINY_STALL_AT_STEP).
+    project.edit("podspec.yaml", pod__env={"TINY_DATA_FILE": "/workspace/data/tiny.txt", "TINY_STALL_AT_STEP": "5"})
     project.edit("configs/tiny.yaml", max_steps=60, step_seconds=0.1)
     first = project.popen("apply", "--yes")
     wait_for_line(first.stderr, "following the training log")
