@@ -49,6 +49,15 @@ def test_a_create_when_a_pod_with_our_name_appeared_is_refused() -> None:
     assert differs(CREATE, obs(), State()) is None
 
 
+def test_adopting_the_state_files_pod_after_a_rename_is_not_done_until_the_name_is_recorded() -> None:
+    adopt = Action(Kind.ADOPT_POD, "--adopt", pod_id=POD)
+    renamed = obs(pod(name="renamed-in-the-console"))
+    assert preconditions.already_done(adopt, renamed, state(), Plan()) is None
+    assert preconditions.already_done(adopt, renamed, replace(state(), pod_name="renamed-in-the-console"),
+                                      Plan()) == f"pod {POD} is already in the state file"
+    assert preconditions.already_done(adopt, obs(pod()), state(pod_id=None), Plan()) is None
+
+
 def test_a_sync_the_fresh_plan_no_longer_needs_is_done() -> None:
     sync = Action(Kind.SYNC_CODE, "changed")
     world = obs(pod(), run_=run(status(RunState.FAILED, exit_code=1)))

@@ -19,7 +19,9 @@ from podreconcile.core.state import State
 def already_done(action: Action, obs: Observation, state: State, fresh: Plan) -> str | None:
     """Why `action` needs doing no more, in words; None when it still has to be done."""
     pod = _pod(obs, action.pod_id)
-    if action.kind is Kind.ADOPT_POD and state.pod_id == action.pod_id:
+    # Adopting the state file's own pod after a rename records its new name: done only once both match.
+    adopted = state.pod_id == action.pod_id and pod is not None and pod.name == state.pod_name
+    if action.kind is Kind.ADOPT_POD and adopted:
         return f"pod {action.pod_id} is already in the state file"
     if action.kind is Kind.START_POD and pod is not None and pod.status.is_up:
         return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
