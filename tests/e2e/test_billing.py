@@ -84,11 +84,19 @@ def test_ctrl_c_stops_the_pod_this_apply_created(guarded, at):
     assert len(guarded.pods()) == 1
 
 
+def _change_code(project) -> None:
+    """A new commit, so the next apply syncs the code (a pod that already has it skips the sync)."""
+    (project.root / "notes.txt").write_text(f"{time.time_ns()}\n")
+    project.commit()
+
+
 def test_ctrl_c_stops_a_pod_this_apply_started_and_sigterm_is_ctrl_c(guarded):
     _interrupt(guarded, r"synced \d+ file", signal.SIGINT)
     (pod,) = guarded.pods()
-    err = _interrupt(guarded, r"==> sync code", signal.SIGINT)  # the start happened; SSH not yet used
+    _change_code(guarded)
+    err = _interrupt(guarded, r"==> sync code", signal.SIGINT)  # the start happened; the sync has not
     assert f"stopped pod {pod['id']}, which this apply started, because apply was interrupted (Ctrl+C)" in err
+    _change_code(guarded)
     err = _interrupt(guarded, r"synced \d+ file", signal.SIGTERM)
     assert "which this apply started, because apply was terminated (SIGTERM)" in err
     assert guarded.pod()["desiredStatus"] == "EXITED"
@@ -124,8 +132,9 @@ def test_kill_9_before_ssh_is_caught_by_the_next_command(guarded):
 
 
 def test_a_second_ctrl_c_leaves_the_pod_running_and_says_how_to_stop_it(guarded, sandbox):
-    # The stop hangs (a RunPod gateway timeout), so the second Ctrl+C lands while it is under way.
-    sandbox.cli("fault", "podStop", "--times", "1", "--error", "timeout", "--hang", "15", "--not-applied")
+    # The stop (REST v2's pod action; this apply's first, as it creates the pod) hangs like a RunPod
+    # gateway timeout, so the second Ctrl+C lands while it is under way.
+    sandbox.cli("fault", "v2.pods.action", "--times", "1", "--error", "timeout", "--hang", "15", "--not-applied")
     apply = guarded.popen("apply", "--yes")
     try:
         wait_for_line(apply.stderr, r"synced \d+ file")

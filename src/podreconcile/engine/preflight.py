@@ -29,7 +29,7 @@ NEW_POD = frozenset({Kind.CREATE_POD, Kind.REPLACE_POD})
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # git | code | ssh_key | data | config | command | gpu_types
+    check: str  # git | code | ssh_key | data | config | gpu_types
     message: str  # one sentence naming the fix
 
 
@@ -42,11 +42,13 @@ def needs_gpu_list(plan: Plan) -> bool:
 
 
 def local_problems(project: Project) -> list[Problem]:
-    """The checks on this machine: git, code, SSH key, data, config, the run's command."""
+    """The checks on this machine: git, code, SSH key, data, config.
+
+    The run's command needs none: its placeholders are filled literally, so any other brace
+    reaches the pod as written, and a typo'd placeholder is already a spec error at load."""
     problems = _code_problems(project)
     problems += _caught("ssh_key", project.ssh_key)
     problems += _data_problems(project)
-    problems += command_problems(project.spec)
     return problems
 
 
@@ -65,20 +67,6 @@ def gpu_problems(spec: Spec, offered: Iterable[str]) -> list[Problem]:
         hint = f"did you mean {close[0]!r}?" if close else "RunPod's console lists the GPU type IDs."
         problems.append(Problem("gpu_types", f"{spec.source.where('pod', 'gpu_types', index)}: {gpu!r} is not a GPU "
                                 f"type RunPod offers as {kind} in {pod.cloud} cloud; correct it in the spec ({hint})"))
-    return problems
-
-
-def command_problems(spec: Spec) -> list[Problem]:
-    """run.command and run.resume_args must format cleanly: a stray brace would fail at launch (pure)."""
-    run = spec.run
-    problems = []
-    for field, text, value in (("command", run.command, {"config": run.config}),
-                               ("resume_args", run.resume_args, {"checkpoint": "checkpoint-1"})):
-        try:
-            text.format(**value)
-        except (ValueError, KeyError, IndexError) as error:
-            problems.append(Problem("command", f"{spec.source.where('run', field)}: run.{field} has a brace that is not "
-                                    f"a placeholder ({error}); write a literal brace twice ({{{{ or }}}})."))
     return problems
 
 
