@@ -42,6 +42,14 @@ def ssh_key(tmp_path_factory) -> Path:
     return key
 
 
+@pytest.fixture(autouse=True)
+def _no_fault_outlives_its_test(request):
+    """A test that fails before its armed fault fires must not leave it to the next test."""
+    yield
+    if "sandbox" in request.fixturenames:
+        daemon.admin(request.getfixturevalue("sandbox").running, "clear_faults", {})
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory, ssh_key):
     """A running sandbox for the whole session, with the test key registered on the account."""

@@ -170,6 +170,17 @@ def fault(
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)
 
 
+@app.command("fault-clear")
+def fault_clear(home: Path = HomeOption) -> None:
+    """Disarm every fault that has not fired yet.
+
+    Example: podreconcile sandbox fault-clear
+    """
+    result = daemon.admin(_running(home), "clear_faults", {})
+    cleared = ", ".join(result["cleared"]) or "none were armed"
+    typer.echo(f"Cleared: {cleared}.", err=True)
+
+
 @app.command()
 def stock(
     gpu: str,

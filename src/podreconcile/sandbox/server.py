@@ -283,6 +283,13 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             self.sandbox.store.faults[operation] = fault
         return {"operation": operation, "kind": kind, "times": times, "applied": fault.applied}
 
+    def _admin_clear_faults(self, args: dict) -> dict:
+        """`sandbox fault-clear`: disarm every fault (API and S3) that has not fired yet."""
+        with self.sandbox.store.lock:
+            cleared = sorted(self.sandbox.store.faults)
+            self.sandbox.store.faults.clear()
+        return {"cleared": cleared}
+
     def _admin_volume_create(self, args: dict) -> dict:
         """`sandbox volume create`: straight into the store, so it works with GraphQL gone too."""
         name, size, data_center = args["name"], int(args["size"]), args["data_center"]
