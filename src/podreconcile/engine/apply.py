@@ -32,6 +32,7 @@ from podreconcile.core.ports import (
     CreateRequest,
     HostGpusBusyError,
     NoCapacityError,
+    PodPatch,
     Provider,
 )
 from podreconcile.core.state import LastRun
@@ -215,6 +216,31 @@ class Applier:
         if action.changes and recorded is not None:  # the fields applied at this start now hold
             self._save(pod_config={**recorded, **{c.field: c.new for c in action.changes}})
         return False
+
+    def _do_update_pod(self, action: Action) -> None:
+        """PATCH the fields the action names with the spec's values; restart if the plan said so."""
+        fields = {c.field for c in action.changes}
+        patch = self._patch(fields)
+        retry.call(lambda: self.provider.patch_pod(action.pod_id, patch))
+        recorded = self.states.read().pod_config
+        if recorded is not None:  # what the pod is made with now
+            desired = self.project.desired().pod_config
+            self._save(pod_config={**recorded, **{f: desired[f] for f in fields if f in desired}})
+        if action.restart:
+            retry.call(lambda: self.provider.restart_pod(action.pod_id))
+            self.report.info(f"restarted pod {action.pod_id} to take the changes (its volume disk stays)")
+        else:
+            self.report.info(f"pod {action.pod_id} takes the changes at its next start")
+
+    def _patch(self, fields: set[str]) -> PodPatch:
+        pod = self.project.spec.pod
+        return PodPatch(
+            image=pod.image if "image" in fields else None,
+            # The env replaces the pod's whole env: PUBLIC_KEY must stay, or SSH is locked out after the restart.
+            env={**pod.env, "PUBLIC_KEY": self.project.public_key()} if "env" in fields else None,
+            ports=tuple(pod.ports) if "ports" in fields else None,
+            container_disk_gb=pod.container_disk_gb if "container_disk_gb" in fields else None,
+        )
 
     def _do_stop_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.stop_pod(action.pod_id))
