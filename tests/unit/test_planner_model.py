@@ -50,7 +50,7 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Action, Contingency, Kind, LaunchMode, Plan, Reason
 from podreconcile.core.planner import Options, plan
-from podreconcile.core.ports import CreateRequest, HostGpusBusyError
+from podreconcile.core.ports import CreateRequest, GpuOffer, HostGpusBusyError, StockLevel
 from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
 from podreconcile.core.state import State
 from podreconcile.engine.apply import Applier
@@ -239,6 +239,9 @@ class FakeRunPod:
 
     def gpu_prices(self, cloud: str, interruptible: bool):
         return {gpu: 0.5 for gpu in GPUS}
+
+    def gpu_catalog(self, data_center, cloud: str, gpu_count: int = 1):
+        return [GpuOffer(gpu, gpu, 48, 0.5, StockLevel.HIGH) for gpu in GPUS]
 
     def patch_pod(self, pod_id: str, patch):
         pod = self.world.pods[pod_id]

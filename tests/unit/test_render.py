@@ -120,7 +120,7 @@ PLANS = {
         summary="Run baseline is not running (the pod is stopped).",
         cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
     "update_restart": Plan(
-        (Action(Kind.UPDATE_POD, "pod.ports changed; RunPod changes them on the pod, which restarts to take them (no "
+        (Action(Kind.UPDATE_POD, "pod.ports changed; RunPod changes it on the pod, which restarts to take it (no "
                 "run is alive)", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id="abcdefghijklmn",
                 changes=(FieldChange("ports", ["22/tcp"], ["22/tcp", "8888/http"], IN_PLACE),), restart=True,
                 expects=(Expect(Fact.POD_STATUS, "RUNNING"), NOT_ALIVE)),

@@ -142,13 +142,16 @@ def _updated_pod(desired, state, obs, options, pod: PodFacts, data_center, in_pl
     them for the next run (stopping it needs no restart).
     """
     fields = ", ".join(f"pod.{c.field}" for c in in_place)
+    it = "it" if len(in_place) == 1 else "them"
     expects = (Expect(Fact.POD_STATUS, pod.status.value),)
     if pod.status is PodStatus.EXITED:
-        update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes them on the stopped pod, which takes "
-                        "them at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,
+        update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the stopped pod, which takes "
+                        f"{it} at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,
                         changes=in_place, restart=False, expects=expects)
         tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
-        return Plan((update,) + tail.actions, summary=tail.summary, blocker=tail.blocker, notes=tail.notes,
+        summary = tail.summary if tail.actions else tail.summary.replace(
+            " Nothing to do.", " The pod is only updated, for the next run.")
+        return Plan((update,) + tail.actions, summary=summary, blocker=tail.blocker, notes=tail.notes,
                     deferred=tail.deferred, deferred_code=tail.deferred_code)
     if not pod.status.is_up:
         return _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
@@ -161,13 +164,13 @@ def _updated_pod(desired, state, obs, options, pod: PodFacts, data_center, in_pl
         return Plan(tail.actions, summary=tail.summary, blocker=tail.blocker, notes=(note,) + tail.notes,
                     deferred=in_place + tail.deferred, deferred_code=Reason.RUN_DONE)
     if alive:  # --replace-now
-        reason = (f"--replace-now: {fields} changed; the pod restarts to take them, which kills the running "
+        reason = (f"--replace-now: {fields} changed; the pod restarts to take {it}, which kills the running "
                   f"training ({_run_position(obs.run)}); it then {_resumes_after_restart(obs.run)}")
         update = Action(Kind.UPDATE_POD, reason, code=Reason.REPLACE_NOW, pod_id=pod.id, changes=in_place,
                         restart=True, expects=expects)
         return _after_restart(desired, obs, options, update, at_start)
-    update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes them on the pod, which restarts to take "
-                    "them (no run is alive)", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id, changes=in_place,
+    update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the pod, which restarts to take "
+                    f"{it} (no run is alive)", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id, changes=in_place,
                     restart=True, expects=expects + (Expect(Fact.RUN_NOT_ALIVE),))
     return _after_restart(desired, obs, options, update, at_start)
 

@@ -22,8 +22,8 @@ def already_done(action: Action, obs: Observation, state: State, fresh: Plan) ->
     pod = _pod(obs, action.pod_id)
     if action.kind is Kind.ADOPT_POD and state.pod_id == action.pod_id:
         return f"pod {action.pod_id} is already in the state file"
-    if action.kind is Kind.START_POD and pod is not None and pod.status is PodStatus.RUNNING:
-        return f"pod {action.pod_id} is already running"
+    if action.kind is Kind.START_POD and pod is not None and pod.status.is_up:  # v2: STARTING is on its way
+        return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
     if action.kind is Kind.STOP_POD and pod is not None and pod.status is PodStatus.EXITED:
         return f"pod {action.pod_id} is already stopped"
     if action.kind is Kind.UPDATE_POD and pod is not None and Kind.UPDATE_POD not in fresh.kinds() \
