@@ -42,14 +42,14 @@ POLICIES: dict[str, FieldPolicy] = {
     "name": FieldPolicy(Policy.REPLACE, "the pod is named `podreconcile-<name>`: a new name is a new pod"),
     "pod.gpu_types": FieldPolicy(Policy.REPLACE, "only when the pod's GPU type is no longer in the list; "
                                                  "reordering changes nothing"),
-    "pod.gpu_count": FieldPolicy(Policy.REPLACE, _RP + " (v2 starts a pod with the GPU count it was made with)"),
+    "pod.gpu_count": FieldPolicy(Policy.REPLACE, _RP + "; v2 starts a pod with the GPU count it was made with"),
     "pod.image": FieldPolicy(Policy.IN_PLACE, _PATCH),
     "pod.cloud": FieldPolicy(Policy.REPLACE, _RP),
     "pod.interruptible": FieldPolicy(Policy.REPLACE, _RP + " (spot and on-demand are different rentals)"),
     "pod.bid_per_gpu": FieldPolicy(Policy.NEXT_START, "podBidResume takes the bid"),
     "pod.container_disk_gb": FieldPolicy(Policy.IN_PLACE, _PATCH),
-    "pod.network_volume": FieldPolicy(Policy.REPLACE, _RP + " (a network mount's volume id is immutable; the "
-                                                  "volume pins the data center)"),
+    "pod.network_volume": FieldPolicy(Policy.REPLACE, _RP + "; a network mount's volume id is immutable, "
+                                                  "and the volume pins the data center"),
     "pod.volume_mount_path": FieldPolicy(Policy.REPLACE, _RP),
     "pod.volume_gb": FieldPolicy(Policy.REPLACE, _RP + "; the pod's volume disk and its data go with it "
                                                      "(ignored with a network volume)"),
