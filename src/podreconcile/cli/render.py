@@ -219,9 +219,9 @@ class Progress:
 
     FRAMES = "|/-\\"
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # the stderr of now, not of the import
+        self.tty = self.stream.isatty()
         self._live = False
         self._since: float | None = None
         self._frame = 0
