@@ -50,7 +50,12 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Action, Contingency, Kind, LaunchMode, Plan, Reason
 from podreconcile.core.planner import Options, plan
-from podreconcile.core.ports import CreateRequest, GpuOffer, HostGpusBusyError, StockLevel
+from podreconcile.core.ports import (
+    CreateRequest,
+    GpuOffer,
+    HostGpusBusyError,
+    StockLevel,
+)
 from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
 from podreconcile.core.state import State
 from podreconcile.engine.apply import Applier

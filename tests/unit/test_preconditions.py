@@ -7,10 +7,30 @@ from dataclasses import replace
 
 from podreconcile.core import preconditions
 from podreconcile.core.observation import PodStatus
-from podreconcile.core.plan import Action, Expect, Fact, FieldChange, Kind, LaunchMode, Plan, Reason
+from podreconcile.core.plan import (
+    Action,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.run_observation import RunState
 from podreconcile.core.state import State
-from tests.unit.test_planner import IN_PLACE, NAME, POD, RUN, ckpt, obs, pod, run, state, status
+from tests.unit.test_planner import (
+    IN_PLACE,
+    NAME,
+    POD,
+    RUN,
+    ckpt,
+    obs,
+    pod,
+    run,
+    state,
+    status,
+)
 
 START = Action(Kind.START_POD, "stopped", pod_id=POD, expects=(Expect(Fact.POD_STATUS, "EXITED"),))
 RESUME = Action(Kind.LAUNCH_RUN, "interrupted", mode=LaunchMode.RESUME, checkpoint="checkpoint-20", step=20,

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from podreconcile.engine import retry
 
     _load_commands()
-    retry.on_retry.set(Progress().retrying)
+    token = retry.on_retry.set(Progress().retrying)
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, standalone_mode=False)
@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # noqa: BLE001 - the one place every error is rendered
         return _render(error)
+    finally:
+        retry.on_retry.reset(token)  # a caller that runs main twice (a test) gets no stale display
     return code if isinstance(code, int) else 0
 
 
