@@ -168,3 +168,27 @@ def test_the_runner_stops_the_pod_when_v2_refuses_the_pod_key(project):
     wait_until(lambda: stopped(project), timeout=30)
     notes = stop_notes(project)
     assert "runpodctl not found" in notes and "403" in notes and "(stopped via graphql)" in notes
+
+
+def test_an_env_change_under_a_live_run_waits_and_replace_now_restarts_the_same_pod(project_gone):
+    project = project_gone
+    env = {"TINY_DATA_FILE": "/workspace/data/tiny.txt", "TINY_STALL_AT_STEP": "20"}
+    project.edit("podspec.yaml", pod__env=env)
+    project.edit("configs/tiny.yaml", max_steps=30, step_seconds=0.05)
+    assert project.cli("apply", "--yes", "--detach").returncode == 0
+    wait_until(lambda: complete(project.checkpoints(), 20), timeout=60)
+    wait_until(lambda: "stalling after step 20" in project.current_log(), timeout=30)
+    pod_id = project.pod()["id"]
+
+    project.edit("podspec.yaml", pod__env={**env, "TINY_FAIL_AT_STEP": "25"})
+    waiting = project.cli("plan", "--detailed-exitcode")
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+    assert "updating the pod restarts it, so the update waits for the end of run tiny_run" in waiting.stdout
+    (line,) = [line for line in waiting.stdout.splitlines() if "TINY_FAIL_AT_STEP" in line and "deferred" in line]
+    assert "pod.env: TINY_FAIL_AT_STEP changed (values not shown)" in line and "25" not in line
+
+    now = project.cli("apply", "--yes", "--replace-now")
+    assert now.returncode == 3, now.stderr  # the new env reached the restarted pod: training fails at step 25
+    assert f"restarted pod {pod_id} to take the changes" in now.stderr
+    assert "resume from checkpoint-20" in now.stdout and "failing at step 25" in now.stdout
+    assert [p["id"] for p in project.pods()] == [pod_id]
