@@ -87,9 +87,9 @@ def test_ctrl_c_stops_the_pod_this_apply_created(guarded, at):
 def test_ctrl_c_stops_a_pod_this_apply_started_and_sigterm_is_ctrl_c(guarded):
     _interrupt(guarded, r"synced \d+ file", signal.SIGINT)
     (pod,) = guarded.pods()
-    err = _interrupt(guarded, r"==> sync code", signal.SIGINT)  # the start happened; SSH not yet used
+    err = _interrupt(guarded, r"==> (skipped )?sync code", signal.SIGINT)  # the start happened; SSH not yet used
     assert f"stopped pod {pod['id']}, which this apply started, because apply was interrupted (Ctrl+C)" in err
-    err = _interrupt(guarded, r"synced \d+ file", signal.SIGTERM)
+    err = _interrupt(guarded, r"synced \d+ file|skipped sync code", signal.SIGTERM)
     assert "which this apply started, because apply was terminated (SIGTERM)" in err
     assert guarded.pod()["desiredStatus"] == "EXITED"
 
@@ -125,7 +125,7 @@ def test_kill_9_before_ssh_is_caught_by_the_next_command(guarded):
 
 def test_a_second_ctrl_c_leaves_the_pod_running_and_says_how_to_stop_it(guarded, sandbox):
     # The stop hangs (a RunPod gateway timeout), so the second Ctrl+C lands while it is under way.
-    sandbox.cli("fault", "podStop", "--times", "1", "--error", "timeout", "--hang", "15", "--not-applied")
+    sandbox.cli("fault", "v2.pods.action", "--times", "1", "--error", "timeout", "--hang", "15", "--not-applied")
     apply = guarded.popen("apply", "--yes")
     try:
         wait_for_line(apply.stderr, r"synced \d+ file")

@@ -37,7 +37,7 @@ def test_a_saved_plan_whose_start_would_now_need_a_replace_is_refused_naming_it(
     assert [a["kind"] for a in actions] == ["start_pod", "sync_code", "upload_data", "launch_run"]
     assert "contingency" not in actions[0], "no network volume: no replacement branch"
 
-    project.sandbox.cli("fault", "podResume", "--times", "1", "--error", "host-gpus-busy")
+    project.sandbox.cli("fault", "v2.pods.action", "--times", "1", "--error", "host-gpus-busy")
     refused = project.cli("apply", str(saved))
     assert refused.returncode == 1, refused.stdout
     assert f"Pod {pod_id} cannot start: its host has no free GPU" in refused.stderr
@@ -91,8 +91,8 @@ def test_a_detached_run_that_succeeded_unwatched_is_not_relaunched_and_volume_gb
     wait_until(lambda: project.pod()["desiredStatus"] == "EXITED", timeout=30)
     assert project.status()["attempt"] == 1 and project.cli("plan", "--detailed-exitcode").returncode == 0
 
-    project.edit("podspec.yaml", pod__volume_gb=6)
+    project.edit("podspec.yaml", pod__volume_gb=11)
     changed = project.cli("plan")
-    assert "deferred: pod.volume_gb: 5 -> 6 (forces a replacement); waits for the next run" in changed.stdout
+    assert "deferred: pod.volume_gb: 10 -> 11 (forces a replacement); waits for the next run" in changed.stdout
     forced = project.cli("plan", "--force-restart")
-    assert "replace pod" in forced.stdout and "pod.volume_gb: 5 -> 6 (forces a replacement)" in forced.stdout
+    assert "replace pod" in forced.stdout and "pod.volume_gb: 10 -> 11 (forces a replacement)" in forced.stdout
