@@ -52,6 +52,12 @@ def test_a_start_of_a_pod_that_v2_reports_starting_is_done_not_a_moved_world() -
     assert preconditions.already_done(START, starting, state(), Plan()) == f"pod {POD} is already starting"
 
 
+def test_a_pod_v2_reports_starting_meets_an_expected_running() -> None:
+    stop = Action(Kind.STOP_POD, "idle", pod_id=POD, expects=(Expect(Fact.POD_STATUS, "RUNNING"),))
+    assert differs(stop, obs(pod(status=PodStatus.STARTING))) is None
+    assert differs(stop, obs(pod(status=PodStatus.EXITED))) == f"pod {POD} is EXITED, not RUNNING as when the plan was made"
+
+
 def test_an_update_is_done_when_the_fresh_plan_has_neither_an_update_nor_an_in_place_deferral() -> None:
     update = Action(Kind.UPDATE_POD, "image", pod_id=POD, restart=False,
                     changes=(FieldChange("image", "a", "b", IN_PLACE),))

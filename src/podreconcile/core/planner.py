@@ -143,7 +143,8 @@ def _updated_pod(desired, state, obs, options, pod: PodFacts, data_center, in_pl
     """
     fields = ", ".join(f"pod.{c.field}" for c in in_place)
     it = "it" if len(in_place) == 1 else "them"
-    expects = (Expect(Fact.POD_STATUS, pod.status.value),)
+    # v2's PROVISIONING and STARTING are on their way to RUNNING, which the precondition accepts for them.
+    expects = (Expect(Fact.POD_STATUS, PodStatus.RUNNING.value if pod.status.is_up else pod.status.value),)
     if pod.status is PodStatus.EXITED:
         update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the stopped pod, which takes "
                         f"{it} at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,

@@ -57,7 +57,7 @@ def _check(expect: Expect, action: Action, obs: Observation, state: State, pod_n
         pod = _pod(obs, action.pod_id)
         if pod is None:
             return f"pod {action.pod_id} no longer exists"
-        if pod.status.value != expect.value:
+        if pod.status.value != expect.value and not (expect.value == PodStatus.RUNNING.value and pod.status.is_up):
             return f"pod {action.pod_id} is {pod.status.value}, not {expect.value} as when the plan was made"
     if expect.fact is Fact.NO_POD:
         owner = identify_pod(pod_name, state, obs.pods, legacy_pod_id)
