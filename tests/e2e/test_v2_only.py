@@ -179,6 +179,9 @@ def test_an_env_change_under_a_live_run_waits_and_replace_now_restarts_the_same_
     wait_until(lambda: complete(project.checkpoints(), 20), timeout=60)
     wait_until(lambda: "stalling after step 20" in project.current_log(), timeout=30)
     pod_id = project.pod()["id"]
+    status = json.loads(project.cli("status", "--json").stdout)
+    assert status["run"]["alive"] and status["pod"]["state"] == "RUNNING"
+    assert "stalling after step 20" in project.cli("logs", "--tail", "3").stdout
 
     project.edit("podspec.yaml", pod__env={**env, "TINY_FAIL_AT_STEP": "25"})
     waiting = project.cli("plan", "--detailed-exitcode")
@@ -192,3 +195,7 @@ def test_an_env_change_under_a_live_run_waits_and_replace_now_restarts_the_same_
     assert f"restarted pod {pod_id} to take the changes" in now.stderr
     assert "resume from checkpoint-20" in now.stdout and "failing at step 25" in now.stdout
     assert [p["id"] for p in project.pods()] == [pod_id]
+    wait_until(lambda: stopped(project), timeout=30)
+    visit = project.cli("logs", "--start", "--tail", "2")  # start and stop again, over v2
+    assert visit.returncode == 0 and "EXIT_CODE=1" in visit.stdout, visit.stderr
+    assert stopped(project)
