@@ -23,8 +23,8 @@ from podreconcile.engine import codesync
 from podreconcile.engine.project import Project
 
 #: The actions that rent a pod or need one reachable: a plan with none of them is not blocked.
-NEEDS_PREFLIGHT = frozenset({Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kind.UPDATE_POD, Kind.SYNC_CODE,
-                             Kind.UPLOAD_DATA, Kind.LAUNCH_RUN})
+NEEDS_PREFLIGHT = frozenset({Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kind.SYNC_CODE,
+                             Kind.UPLOAD_DATA, Kind.LAUNCH_RUN})  # an update alone rents nothing
 #: The actions that make a new pod, whose GPU type must be one RunPod offers.
 NEW_POD = frozenset({Kind.CREATE_POD, Kind.REPLACE_POD})
 
