@@ -698,13 +698,21 @@ def test_an_in_place_change_under_a_live_run_waits_and_replace_now_restarts_and_
     check_reasons(now)
 
 
-def test_an_in_place_change_after_a_succeeded_run_waits_for_the_stop_then_updates_the_stopped_pod() -> None:
+def test_an_in_place_change_after_a_succeeded_run_updates_the_idle_pod_after_its_stop_without_a_restart() -> None:
     d = desired(container_disk_gb=50)
     running = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))))
-    assert running.kinds() == [ST] and running.deferred_code is Reason.RUN_DONE
-    assert [c.field for c in running.deferred] == ["container_disk_gb"]
+    assert running.kinds() == [ST, UP] and running.actions[1].restart is False
+    assert running.actions[1].expects == (Expect(Fact.POD_STATUS, "EXITED"),)
+    check_reasons(running)
     stopped = plan(d, state(last_run=last("succeeded", exit_code=0)), obs(pod(status=PodStatus.EXITED)))
     assert stopped.kinds() == [UP] and stopped.actions[0].restart is False
+
+
+def test_an_in_place_change_on_a_pod_kept_running_after_its_run_succeeded_waits_for_the_next_run() -> None:
+    d = replace(desired(container_disk_gb=50), stop_pod_when_done=False)
+    result = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))))
+    assert result.actions == () and result.deferred_code is Reason.RUN_DONE
+    assert [c.field for c in result.deferred] == ["container_disk_gb"] and "run is done" in result.notes[0]
 
 
 def test_gpu_count_change_forces_a_replacement() -> None:

@@ -161,6 +161,12 @@ def _updated_pod(desired, state, obs, options, pod: PodFacts, data_center, in_pl
         return _deferred_to_run_end(desired, obs, in_place + at_start, restart=True)
     if not alive and not options.force_restart and _succeeded(desired, state, obs, pod):
         tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
+        if tail.kinds() == [Kind.STOP_POD]:  # the idle pod stops: then it takes them without a restart
+            update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the pod once it is stopped, "
+                            f"which takes {it} at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,
+                            changes=in_place, restart=False, expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
+            return Plan(tail.actions + (update,), summary=tail.summary, blocker=tail.blocker, notes=tail.notes,
+                        deferred=tail.deferred, deferred_code=tail.deferred_code)
         note = f"{fields} changed, but the run is done; the pod is updated once it is stopped, for the next run"
         return Plan(tail.actions, summary=tail.summary, blocker=tail.blocker, notes=(note,) + tail.notes,
                     deferred=in_place + tail.deferred, deferred_code=Reason.RUN_DONE)
