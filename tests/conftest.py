@@ -61,10 +61,21 @@ def sandbox(tmp_path_factory, ssh_key):
     daemon.down(home)
 
 
+@pytest.fixture(scope="session")
+def sandbox_gone(tmp_path_factory, ssh_key):
+    """A second session sandbox whose GraphQL API is retired (`sandbox up --graphql gone`): REST v2 only."""
+    home = tmp_path_factory.mktemp("sandbox-gone-home")
+    running = daemon.up(home, boot_delay=BOOT_DELAY, graphql="gone")
+    daemon.v2(running, "PUT", "/v2/account/ssh-keys", {"keys": [ssh_key.with_suffix(".pub").read_text().strip()]})
+    yield SandboxHandle(home, running, gone=True)
+    daemon.down(home)
+
+
 class SandboxHandle:
-    def __init__(self, home: Path, running: daemon.Running) -> None:
+    def __init__(self, home: Path, running: daemon.Running, gone: bool = False) -> None:
         self.home = home
         self.running = running
+        self.gone = gone  # GraphQL answers 410: look at the world through REST v2
 
     @property
     def env(self) -> dict[str, str]:

@@ -117,9 +117,15 @@ class UserProject:
         return self.spec_name()
 
     def all_pods(self) -> list[dict]:
-        """Every live pod of the sandbox account, whatever its name."""
+        """Every live pod of the sandbox account, whatever its name (GraphQL's shape, read over v2 once it is gone)."""
+        if self.sandbox.gone:
+            return [_graphql_shape(p) for p in daemon.v2(self.sandbox.running, "GET", "/v2/pods")["pods"]]
         query = f"{{ myself {{ pods {{ {POD_FIELDS} }} }} }}"
         return daemon.graphql(self.sandbox.running, query)["myself"]["pods"]
+
+    def v2_pod(self) -> dict:
+        """Our pod as REST v2 shows it."""
+        return daemon.v2(self.sandbox.running, "GET", f"/v2/pods/{self.pod()['id']}")
 
     def pods(self, spec: str = "podspec.yaml") -> list[dict]:
         """Live pods named after this project's spec (or another spec file of the folder)."""
@@ -156,7 +162,18 @@ class UserProject:
         recorded = {json.loads(p.read_text()).get("pod_id") for p in self.root.glob(".podreconcile/*/state.json")}
         for pod in self.all_pods():
             if pod["name"] in names or pod["id"] in recorded:
-                daemon.graphql(self.sandbox.running, f'mutation {{ podTerminate(input: {{podId: "{pod["id"]}"}}) }}')
+                if self.sandbox.gone:
+                    daemon.v2(self.sandbox.running, "DELETE", f"/v2/pods/{pod['id']}")
+                else:
+                    daemon.graphql(self.sandbox.running, f'mutation {{ podTerminate(input: {{podId: "{pod["id"]}"}}) }}')
+
+
+def _graphql_shape(pod: dict) -> dict:
+    """A v2 pod as the fields the tests read from GraphQL (desiredStatus: RUNNING while it starts)."""
+    network = (pod.get("mounts") or {}).get("network") or []
+    return {"id": pod["id"], "name": pod["name"], "desiredStatus": "EXITED" if pod["status"] == "EXITED" else "RUNNING",
+            "networkVolumeId": network[0]["volumeId"] if network else None,
+            "machine": {"gpuTypeId": (pod.get("gpu") or {}).get("id")}}
 
 
 def _is_spec(path: Path) -> bool:
@@ -170,6 +187,20 @@ def _is_spec(path: Path) -> bool:
 @pytest.fixture
 def project(tmp_path, sandbox, ssh_key, request):
     """A fresh copy of examples/tiny with a unique spec name, its own git repo and .runpod.env."""
+    user = _project(tmp_path, sandbox, ssh_key, request)
+    yield user
+    user.destroy()
+
+
+@pytest.fixture
+def project_gone(tmp_path, sandbox_gone, ssh_key, request):
+    """The same, against the session sandbox whose GraphQL API is gone (REST v2 only)."""
+    user = _project(tmp_path, sandbox_gone, ssh_key, request)
+    yield user
+    user.destroy()
+
+
+def _project(tmp_path, sandbox, ssh_key, request) -> UserProject:
     root = tmp_path / "proj"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".podreconcile", ".runpod.env", "__pycache__"))
     subprocess.run(["git", "init", "-q", str(root)], check=True)
@@ -179,5 +210,4 @@ def project(tmp_path, sandbox, ssh_key, request):
     name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
     name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)
     user.edit("podspec.yaml", name=name)
-    yield user
-    user.destroy()
+    return user

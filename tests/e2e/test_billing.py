@@ -186,8 +186,8 @@ def test_an_unknown_gpu_type_or_a_missing_data_file_stops_apply_before_any_creat
     guarded.edit("podspec.yaml", pod__gpu_types=["NVIDIA GeForce RTX 4909"])
     plan = guarded.cli("plan", "--json")
     blocker = json.loads(plan.stdout)["blocker"]
-    assert "'NVIDIA GeForce RTX 4909' is not a GPU type RunPod offers" in blocker
-    assert "did you mean 'NVIDIA GeForce RTX 4090'?" in blocker and "podspec.yaml:" in blocker
+    assert "'NVIDIA GeForce RTX 4909' is not a GPU type RunPod knows" in blocker
+    assert "did you mean 'NVIDIA GeForce RTX 4090'" in blocker and "podspec.yaml:" in blocker
     creates = _creates(sandbox)
     assert guarded.cli("apply", "--yes").returncode == 1
     assert _creates(sandbox) == creates
@@ -201,4 +201,4 @@ def test_an_unknown_gpu_type_or_a_missing_data_file_stops_apply_before_any_creat
 
 def _creates(sandbox) -> int:
     calls = json.loads(sandbox.cli("calls").stdout)
-    return calls.get("podFindAndDeployOnDemand", 0) + calls.get("podRentInterruptable", 0)
+    return calls.get("v2.pods.create", 0) + calls.get("podFindAndDeployOnDemand", 0) + calls.get("podRentInterruptable", 0)

@@ -46,12 +46,12 @@ def test_a_saved_plan_whose_start_would_now_need_a_replace_is_refused_naming_it(
     assert [p["id"] for p in project.pods()] == [pod_id] and project.pod()["desiredStatus"] == "EXITED"
 
 
-def test_an_image_change_under_a_live_run_waits_and_replace_now_resumes_from_the_named_checkpoint(project):
+def test_a_gpu_count_change_under_a_live_run_waits_and_replace_now_resumes_from_the_named_checkpoint(project):
     volume = project.sandbox.cli("volume", "create", "contract", "--size-gb", "5").stdout.strip()
     project.edit("podspec.yaml", pod__network_volume=volume, pod__volume_gb=None)
     detach_and_stall(project, stall_at=20)
     old = project.pod()["id"]
-    project.edit("podspec.yaml", pod__image="runpod/pytorch:2.5.0-py3.11-cuda12.4.1-devel-ubuntu22.04")
+    project.edit("podspec.yaml", pod__gpu_count=2)  # v2 cannot change it on a pod: a replacement
 
     waiting = project.cli("plan", "--detailed-exitcode")
     assert waiting.returncode == 0, waiting.stdout + waiting.stderr
@@ -60,7 +60,7 @@ def test_an_image_change_under_a_live_run_waits_and_replace_now_resumes_from_the
     assert "step 20" in waiting.stdout and "latest checkpoint checkpoint-20" in waiting.stdout
     assert "No changes now; 1 deferred." in waiting.stdout
     document = json.loads(project.cli("plan", "--json").stdout)
-    assert document["deferred_code"] == "run_alive" and document["deferred"][0]["field"] == "image"
+    assert document["deferred_code"] == "run_alive" and document["deferred"][0]["field"] == "gpu_count"
 
     forced = json.loads(project.cli("plan", "--json", "--replace-now").stdout)
     replace, launch = forced["actions"][0], forced["actions"][-1]

@@ -214,7 +214,8 @@ def test_keys_missing_wrong_and_pod_scoped(box):
         assert as_pod.get(f"/v2/pods/{other['id']}").status_code == 403
         assert action(box, other["id"], "stop", as_pod).status_code == 403
         assert as_pod.patch(f"/v2/pods/{mine['id']}", json={"name": "x"}).status_code == 403
-        box.cli("fault", "v2.pods.action", "--times", "1", "--error", "http-403")
+        box.cli("fault", "v2.pods.action", "--times", "1", "--error", "http-403", "--pod-key")
+        assert action(box, other["id"], "stop").json()["status"] == "EXITED", "the account key passes a --pod-key fault"
         refused = action(box, mine["id"], "stop", as_pod)
         assert (refused.status_code, refused.json()["detail"]) == (403, "access denied")
         assert action(box, mine["id"], "stop", as_pod).json()["status"] == "EXITED"

@@ -80,6 +80,15 @@ def test_a_pod_that_was_running_before_the_apply_is_left_alone(tmp_path):
     assert provider.stopped == [] and report.lines == []
 
 
+def test_a_running_pod_this_apply_restarted_to_update_it_is_stopped_but_a_stopped_one_is_not(tmp_path):
+    running = PodFacts("p1", NAME, PodStatus.RUNNING)
+    provider, report = run_guarded(tmp_path, [Kind.UPDATE_POD, Kind.SYNC_CODE], PermanentError("boom"), before=running)
+    assert provider.stopped == ["p1"] and "which this apply restarted" in report.text
+    stopped = PodFacts("p1", NAME, PodStatus.EXITED)
+    provider, report = run_guarded(tmp_path, [Kind.UPDATE_POD], KeyboardInterrupt(), before=stopped)
+    assert provider.stopped == [] and report.lines == []
+
+
 def test_once_a_launch_began_the_pod_is_left_to_its_runner(tmp_path):
     provider, report = run_guarded(tmp_path, [Kind.CREATE_POD, Kind.LAUNCH_RUN], KeyboardInterrupt())
     assert provider.stopped == []

@@ -1,4 +1,4 @@
-"""pod.idle_timeout in the spec, and the preflight checks (GPU types, the local project)."""
+"""pod.idle_timeout in the spec, and the preflight checks (GPU types and stock, the local project)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from podreconcile.core import gpu_choice
 from podreconcile.core.errors import SpecError
+from podreconcile.core.plan import Action, Kind, Plan
+from podreconcile.core.ports import GpuOffer, StockLevel
 from podreconcile.core.spec import parse_spec
 from podreconcile.engine import preflight
 from tests.unit.test_spec import MINIMAL, SETTINGS
@@ -44,31 +47,46 @@ def test_a_bad_idle_timeout_names_the_field_and_the_fix(text: str, expected: str
 # ---- GPU types ----
 
 
+def offers(*gpus: str, priced: bool = True, stock: StockLevel = StockLevel.HIGH) -> dict[str, GpuOffer]:
+    return {g: GpuOffer(g, g, 48, 0.5 if priced else None, stock) for g in gpus}
+
+
 def test_gpu_types_that_runpod_offers_pass() -> None:
     spec = spec_with()  # gpu_types: [NVIDIA RTX A6000]
-    assert preflight.gpu_problems(spec, {"NVIDIA RTX A6000": 0.76, "NVIDIA GeForce RTX 4090": 0.69}) == []
+    assert preflight.gpu_problems(spec, offers("NVIDIA RTX A6000", "NVIDIA GeForce RTX 4090")) == []
 
 
-def test_an_unknown_gpu_type_is_located_and_a_close_one_suggested() -> None:
+def test_an_unknown_gpu_type_is_located_and_the_closest_known_names_suggested() -> None:
     text = MINIMAL.replace("[NVIDIA RTX A6000]", "[NVIDIA RTX A6000, NVIDIA GeForce RTX 4909]")
     spec = parse_spec(text, "podspec.yaml", SETTINGS)
-    (problem,) = preflight.gpu_problems(spec, ["NVIDIA RTX A6000", "NVIDIA GeForce RTX 4090"])
+    (problem,) = preflight.gpu_problems(spec, offers("NVIDIA RTX A6000", "NVIDIA GeForce RTX 4090",
+                                                     "NVIDIA GeForce RTX 3090"))
     assert problem.check == "gpu_types"
     assert problem.message.startswith("podspec.yaml:4:")
-    assert "'NVIDIA GeForce RTX 4909' is not a GPU type RunPod offers as on-demand in secure cloud" in problem.message
-    assert "did you mean 'NVIDIA GeForce RTX 4090'?" in problem.message
+    assert "'NVIDIA GeForce RTX 4909' is not a GPU type RunPod knows" in problem.message
+    assert "did you mean 'NVIDIA GeForce RTX 4090', 'NVIDIA GeForce RTX 3090' or 'NVIDIA RTX A6000'?" in problem.message
 
 
-def test_cloud_all_is_not_judged_on_one_cloud_s_list() -> None:
-    spec = spec_with("  cloud: all\n")
-    assert preflight.gpu_problems(spec, []) == []
+def test_a_known_gpu_type_not_offered_in_the_cloud_says_so() -> None:
+    (problem,) = preflight.gpu_problems(spec_with(), offers("NVIDIA RTX A6000", priced=False))
+    assert "does not offer 'NVIDIA RTX A6000' as on-demand in secure cloud" in problem.message
 
 
-@given(offered=st.lists(st.text(min_size=1, max_size=20), max_size=8))
-def test_gpu_problems_name_exactly_the_types_not_offered(offered: list[str]) -> None:
+@given(known=st.lists(st.text(min_size=1, max_size=20), max_size=8))
+def test_gpu_problems_name_exactly_the_types_not_known(known: list[str]) -> None:
+    problems = preflight.gpu_problems(spec_with(), offers(*known))
+    assert len(problems) == (0 if "NVIDIA RTX A6000" in known else 1)
+
+
+def test_a_new_pod_whose_every_candidate_has_no_stock_is_a_problem() -> None:
     spec = spec_with()
-    problems = preflight.gpu_problems(spec, offered)
-    assert len(problems) == (0 if "NVIDIA RTX A6000" in offered else 1)
+    create = Plan((Action(Kind.CREATE_POD, "no pod", gpu_types=("NVIDIA RTX A6000",)),))
+    empty = gpu_choice.with_candidates(create, offers("NVIDIA RTX A6000", stock=StockLevel.NONE))
+    (problem,) = preflight.stock_problems(spec, empty)
+    assert "none of pod.gpu_types (NVIDIA RTX A6000) has stock" in problem.message
+    stocked = gpu_choice.with_candidates(create, offers("NVIDIA RTX A6000", stock=StockLevel.LOW))
+    assert preflight.stock_problems(spec, stocked) == []
+    assert preflight.stock_problems(spec, create) == []  # no catalog read: nothing is known about stock
 
 
 # ---- the local checks, on a real folder ----

@@ -45,17 +45,18 @@ POD = "pod-ours"
 
 C, S, R, ST, L, AD, SY = (Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kind.STOP_POD,
                           Kind.LAUNCH_RUN, Kind.ADOPT_POD, Kind.SYNC_CODE)
+UP = Kind.UPDATE_POD
 
 
 # ---- fact constructors ----
 
 def desired(*, network_volume: str | None = NV, stop_pod_when_done: bool = True, image: str = IMAGE,
             gpu_count: int = 1, gpu_types: tuple[str, ...] = GPUS, volume_gb: int = 20,
-            env: dict | None = None) -> Desired:
+            env: dict | None = None, ports: list | None = None, container_disk_gb: int = 30) -> Desired:
     config = {"image": image, "gpu_count": gpu_count, "cloud": "SECURE", "interruptible": False,
               "bid_per_gpu": None, "network_volume": network_volume, "volume_mount_path": "/workspace",
-              "container_disk_gb": 30, "volume_gb": None if network_volume else volume_gb,
-              "ports": ["22/tcp"], "env": {k: env_digest(v) for k, v in (env or {}).items()}}
+              "container_disk_gb": container_disk_gb, "volume_gb": None if network_volume else volume_gb,
+              "ports": ports or ["22/tcp"], "env": {k: env_digest(v) for k, v in (env or {}).items()}}
     return Desired(pod_name=NAME, run_name=RUN, gpu_types=gpu_types, pod_config=config,
                    has_network_volume=network_volume is not None, stop_pod_when_done=stop_pod_when_done)
 
@@ -392,14 +393,13 @@ def test_stopped_stray_is_left_alone() -> None:
 # ---- rung 2: can the pod serve the spec ----
 
 REPLACES = "forces a replacement"
+IN_PLACE = "changed in place"
 REPLACEMENTS = [
     # (what the spec now says, what the state recorded, the expected change)
-    ("image", dict(image="runpod/pytorch:2.5.0"), {}, FieldChange("image", IMAGE, "runpod/pytorch:2.5.0", REPLACES)),
+    ("gpu_count", dict(gpu_count=2), {}, FieldChange("gpu_count", 1, 2, REPLACES)),
     ("network_volume", dict(network_volume="nv-new"), {}, FieldChange("network_volume", NV, "nv-new", REPLACES)),
     ("gpu_type", {}, dict(gpu="NVIDIA H100 80GB HBM3"),
      FieldChange("gpu_type", "NVIDIA H100 80GB HBM3", list(GPUS), REPLACES)),
-    ("env", dict(env={"TOKEN": "new-secret"}), dict(env={"TOKEN": "old-secret"}),
-     FieldChange("env", None, None, REPLACES, ("TOKEN",))),
 ]
 
 
@@ -420,7 +420,7 @@ def test_immutable_field_change_replaces_the_pod(field, spec_now, recorded_with,
 
 
 def test_replacement_without_network_volume_warns_the_data_goes() -> None:
-    d = desired(network_volume=None, image="new:1")
+    d = desired(network_volume=None, gpu_count=2)
     st = State(pod_id=POD, pod_config=recorded(desired(network_volume=None)))
     result = plan(d, st, obs(pod(network_volume=None)))
     assert result.kinds() == [R, SY, L]
@@ -431,8 +431,8 @@ def test_replacement_without_network_volume_warns_the_data_goes() -> None:
 def test_several_changes_are_all_listed_with_their_policies() -> None:
     d = desired(image="new:1", gpu_count=4)
     result = plan(d, state(), obs(pod()))
-    assert {(c.field, c.policy) for c in result.actions[0].changes} == {
-        ("image", REPLACES), ("gpu_count", "applied at the next start")}
+    assert result.kinds()[0] is R
+    assert {(c.field, c.policy) for c in result.actions[0].changes} == {("image", IN_PLACE), ("gpu_count", REPLACES)}
 
 
 def test_second_gpu_type_of_the_list_is_not_a_change() -> None:
@@ -451,7 +451,7 @@ def test_adopted_pod_is_compared_by_what_runpod_reports() -> None:
     assert result.kinds() == [AD, R, SY, L]
     assert result.actions[1].changes == (
         FieldChange("gpu_type", "NVIDIA L4", list(GPUS), REPLACES),
-        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE, REPLACES),
+        FieldChange("image", "runpod/pytorch:2.1.0", IMAGE, IN_PLACE),
     )
 
 
@@ -556,11 +556,11 @@ def test_starting_launch_and_force_restart_is_a_blocker() -> None:
 
 
 def test_a_succeeded_run_is_not_replaced_for_a_changed_field() -> None:
-    d = desired(image="new:1")
+    d = desired(gpu_count=2)
     running = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))))
-    assert running.kinds() == [ST] and "image changed" in running.notes[0]
+    assert running.kinds() == [ST] and "gpu_count changed" in running.notes[0]
     stopped = plan(d, state(last_run=last("succeeded", exit_code=0)), obs(pod(status=PodStatus.EXITED)))
-    assert stopped.empty and "image changed" in stopped.notes[0]
+    assert stopped.empty and "gpu_count changed" in stopped.notes[0]
     forced = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))), Options(force_restart=True))
     assert forced.kinds()[0] is R
 
@@ -617,7 +617,7 @@ def test_a_change_under_a_live_run_waits_for_its_end_and_says_so(spec_now, recor
 
 
 def test_replace_now_kills_the_live_run_and_resumes_from_the_named_checkpoint() -> None:
-    d = desired(image="runpod/pytorch:2.5.0")
+    d = desired(gpu_count=2)
     result = plan(d, state(), obs(pod(), run_=alive_run(10, 20)), Options(replace_now=True))
     assert result.kinds() == [R, SY, L]
     replace_, launch = result.actions[0], result.actions[-1]
@@ -631,7 +631,7 @@ def test_replace_now_kills_the_live_run_and_resumes_from_the_named_checkpoint() 
 
 
 def test_replace_now_without_a_network_volume_says_the_run_starts_afresh() -> None:
-    d = desired(network_volume=None, image="new:1")
+    d = desired(network_volume=None, gpu_count=2)
     st = state(desired(network_volume=None))
     result = plan(d, st, obs(pod(network_volume=None), run_=alive_run(20)), Options(replace_now=True))
     assert result.kinds() == [R, SY, L]
@@ -657,21 +657,69 @@ def test_volume_gb_change_without_network_volume_replaces_and_names_its_policy()
     assert result.actions[0].code is Reason.FIELD_CHANGED
 
 
-# ---- fields applied at the next start ----
+# ---- fields RunPod changes in place: update pod ----
 
-def test_gpu_count_change_rides_on_the_next_start() -> None:
+def test_an_image_change_on_a_stopped_pod_updates_it_before_the_start_without_a_restart() -> None:
+    d = desired(image="runpod/pytorch:2.5.0")
+    result = plan(d, state(last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED)))
+    assert result.kinds() == [UP, S, SY, L]
+    update = result.actions[0]
+    assert (update.code, update.restart, update.pod_id) == (Reason.FIELD_CHANGED_IN_PLACE, False, POD)
+    assert update.changes == (FieldChange("image", IMAGE, "runpod/pytorch:2.5.0", IN_PLACE),)
+    assert update.expects == (Expect(Fact.POD_STATUS, "EXITED"),)
+    assert "next start" in update.reason
+    check_reasons(result)
+
+
+def test_an_env_change_on_a_running_pod_without_a_live_run_restarts_it_and_names_only_the_variables() -> None:
+    d = desired(env={"TOKEN": "new-secret"})
+    st = state(env={"TOKEN": "old-secret"})
+    result = plan(d, st, obs(pod(), run_=run(status(RunState.FAILED, exit_code=1), checkpoints=(ckpt(20),))))
+    assert result.kinds() == [UP, SY, L]
+    update = result.actions[0]
+    assert update.restart is True and update.changes == (FieldChange("env", None, None, IN_PLACE, ("TOKEN",)),)
+    assert Expect(Fact.RUN_NOT_ALIVE) in update.expects
+    assert "secret" not in str(result.to_dict())
+    check_reasons(result)
+
+
+def test_an_in_place_change_under_a_live_run_waits_and_replace_now_restarts_and_resumes() -> None:
+    d = desired(ports=["22/tcp", "8888/http"])
+    waiting = plan(d, state(), obs(pod(), run_=alive_run(10, 20)))
+    assert waiting.actions == () and waiting.deferred_code is Reason.RUN_ALIVE
+    assert [c.policy for c in waiting.deferred] == [IN_PLACE]
+    assert "restarts it" in waiting.notes[0] and "--replace-now" in waiting.notes[0]
+    now = plan(d, state(), obs(pod(), run_=alive_run(10, 20)), Options(replace_now=True))
+    assert now.kinds() == [UP, SY, L]
+    update, launch = now.actions[0], now.actions[-1]
+    assert (update.code, update.restart) == (Reason.REPLACE_NOW, True)
+    assert "kills the running training" in update.reason and "checkpoint-20" in update.reason
+    assert (launch.mode, launch.checkpoint) == (LaunchMode.RESUME, "checkpoint-20")
+    check_reasons(now)
+
+
+def test_an_in_place_change_after_a_succeeded_run_updates_the_idle_pod_after_its_stop_without_a_restart() -> None:
+    d = desired(container_disk_gb=50)
+    running = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))))
+    assert running.kinds() == [ST, UP] and running.actions[1].restart is False
+    assert running.actions[1].expects == (Expect(Fact.POD_STATUS, "EXITED"),)
+    check_reasons(running)
+    stopped = plan(d, state(last_run=last("succeeded", exit_code=0)), obs(pod(status=PodStatus.EXITED)))
+    assert stopped.kinds() == [UP] and stopped.actions[0].restart is False
+
+
+def test_an_in_place_change_on_a_pod_kept_running_after_its_run_succeeded_waits_for_the_next_run() -> None:
+    d = replace(desired(container_disk_gb=50), stop_pod_when_done=False)
+    result = plan(d, state(), obs(pod(), run_=run(status(RunState.SUCCEEDED, exit_code=0))))
+    assert result.actions == () and result.deferred_code is Reason.RUN_DONE
+    assert [c.field for c in result.deferred] == ["container_disk_gb"] and "run is done" in result.notes[0]
+
+
+def test_gpu_count_change_forces_a_replacement() -> None:
     d = desired(gpu_count=2)
     result = plan(d, state(last_run=last("failed", exit_code=1)), obs(pod(status=PodStatus.EXITED)))
-    assert result.kinds() == [S, SY, L]
-    assert result.actions[0].changes == (FieldChange("gpu_count", 1, 2, "applied at the next start"),)
-
-
-def test_gpu_count_change_on_a_running_pod_waits_for_the_next_start() -> None:
-    d = desired(gpu_count=2)
-    result = plan(d, state(), obs(pod(), run_=run(status(RunState.FAILED, exit_code=1))))
-    assert result.kinds() == [SY, L]
-    assert [c.field for c in result.deferred] == ["gpu_count"] and result.deferred_code is Reason.POD_STOPPED
-    assert any("pod.gpu_count changed; applied the next time the pod starts" in n for n in result.notes)
+    assert result.kinds() == [R, SY, L]
+    assert result.actions[0].changes == (FieldChange("gpu_count", 1, 2, REPLACES),)
 
 
 def test_bid_change_of_a_spot_pod_rides_on_the_next_start() -> None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,7 +50,12 @@ from podreconcile.core.observation import (
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Action, Contingency, Kind, LaunchMode, Plan, Reason
 from podreconcile.core.planner import Options, plan
-from podreconcile.core.ports import CreateRequest, HostGpusBusyError
+from podreconcile.core.ports import (
+    CreateRequest,
+    GpuOffer,
+    HostGpusBusyError,
+    StockLevel,
+)
 from podreconcile.core.run_observation import Checkpoint, RunFacts, RunState, RunStatus
 from podreconcile.core.state import State
 from podreconcile.engine.apply import Applier
@@ -238,6 +244,22 @@ class FakeRunPod:
 
     def gpu_prices(self, cloud: str, interruptible: bool):
         return {gpu: 0.5 for gpu in GPUS}
+
+    def gpu_catalog(self, data_center, cloud: str, gpu_count: int = 1):
+        return [GpuOffer(gpu, gpu, 48, 0.5, StockLevel.HIGH) for gpu in GPUS]
+
+    def patch_pod(self, pod_id: str, patch):
+        pod = self.world.pods[pod_id]
+        assert patch.changed(), "an empty update"
+        if patch.image is not None:
+            pod.image = patch.image  # RunPod reports it at once; the container takes it at its next start
+        return self.world.facts_of(pod)
+
+    def restart_pod(self, pod_id: str) -> None:
+        pod = self.world.pods[pod_id]
+        assert pod.status is PodStatus.RUNNING, "restarted a pod that is not running"
+        self.world.stop(pod)  # a live training dies with the container, as in a stop
+        pod.status, pod.booted = PodStatus.RUNNING, False
 
 
 class FakePodWork:
@@ -615,15 +637,18 @@ def test_launch_observed_before_its_runner_took_the_lock_is_not_launched_again(t
     assert run.attempt == 2 and run.alive_on == world.state.pod_id
 
 
-def test_an_image_edit_under_a_live_run_waits_and_replace_now_resumes_from_the_reviewed_checkpoint(tmp_path) -> None:
-    world = fresh_world(tmp_path, network_volume=True, stop_pod_when_done=False)
+@pytest.mark.parametrize("network_volume", [True, False])
+def test_an_image_edit_under_a_live_run_waits_and_replace_now_restarts_and_resumes_from_the_reviewed_checkpoint(
+        tmp_path, network_volume) -> None:
+    world = fresh_world(tmp_path, network_volume=network_volume, stop_pod_when_done=False)
     walk(world, "apply", "apply", "apply", "runner_starts", "progress", "progress", "edit_image")
+    before = world.ours().id
     waiting = plan(world.desired, world.state, observe(world), Options())
     assert waiting.empty and waiting.deferred_code is Reason.RUN_ALIVE
     reviewed = plan(world.desired, world.state, observe(world), Options(replace_now=True))
-    assert reviewed.kinds() == [Kind.REPLACE_POD, Kind.SYNC_CODE, Kind.LAUNCH_RUN]
+    assert reviewed.kinds() == [Kind.UPDATE_POD, Kind.SYNC_CODE, Kind.LAUNCH_RUN]
     work = FakePodWork(world)
     Applier(world.project, FakeRunPod(world), work, Quiet(), Options(replace_now=True)).run(reviewed)
     assert [(d["mode"], d["checkpoint"]) for d in work.launched] == [("resume", "checkpoint-15")]
     (pod,) = world.live_named()
-    assert pod.image == world.desired.pod_config["image"]
+    assert pod.image == world.desired.pod_config["image"] and pod.id == before, "updated in place, volume kept"

@@ -7,10 +7,30 @@ from dataclasses import replace
 
 from podreconcile.core import preconditions
 from podreconcile.core.observation import PodStatus
-from podreconcile.core.plan import Action, Expect, Fact, Kind, LaunchMode, Plan
+from podreconcile.core.plan import (
+    Action,
+    Expect,
+    Fact,
+    FieldChange,
+    Kind,
+    LaunchMode,
+    Plan,
+    Reason,
+)
 from podreconcile.core.run_observation import RunState
 from podreconcile.core.state import State
-from tests.unit.test_planner import NAME, POD, RUN, ckpt, obs, pod, run, state, status
+from tests.unit.test_planner import (
+    IN_PLACE,
+    NAME,
+    POD,
+    RUN,
+    ckpt,
+    obs,
+    pod,
+    run,
+    state,
+    status,
+)
 
 START = Action(Kind.START_POD, "stopped", pod_id=POD, expects=(Expect(Fact.POD_STATUS, "EXITED"),))
 RESUME = Action(Kind.LAUNCH_RUN, "interrupted", mode=LaunchMode.RESUME, checkpoint="checkpoint-20", step=20,
@@ -25,6 +45,26 @@ def differs(action, world, st=None) -> str | None:
 def test_a_start_of_a_pod_already_running_is_done() -> None:
     assert preconditions.already_done(START, obs(pod()), state(), Plan()) == f"pod {POD} is already running"
     assert preconditions.already_done(START, obs(pod(status=PodStatus.EXITED)), state(), Plan()) is None
+
+
+def test_a_start_of_a_pod_that_v2_reports_starting_is_done_not_a_moved_world() -> None:
+    starting = obs(pod(status=PodStatus.STARTING))
+    assert preconditions.already_done(START, starting, state(), Plan()) == f"pod {POD} is already starting"
+
+
+def test_a_pod_v2_reports_starting_meets_an_expected_running() -> None:
+    stop = Action(Kind.STOP_POD, "idle", pod_id=POD, expects=(Expect(Fact.POD_STATUS, "RUNNING"),))
+    assert differs(stop, obs(pod(status=PodStatus.STARTING))) is None
+    assert differs(stop, obs(pod(status=PodStatus.EXITED))) == f"pod {POD} is EXITED, not RUNNING as when the plan was made"
+
+
+def test_an_update_is_done_when_the_fresh_plan_has_neither_an_update_nor_an_in_place_deferral() -> None:
+    update = Action(Kind.UPDATE_POD, "image", pod_id=POD, restart=False,
+                    changes=(FieldChange("image", "a", "b", IN_PLACE),))
+    assert preconditions.already_done(update, obs(pod()), state(), Plan()) == f"pod {POD} already has the changes"
+    assert preconditions.already_done(update, obs(pod()), state(), Plan((update,))) is None
+    waiting = Plan(deferred=update.changes, deferred_code=Reason.RUN_ALIVE)
+    assert preconditions.already_done(update, obs(pod()), state(), waiting) is None
 
 
 def test_a_start_of_a_pod_that_is_gone_names_it() -> None:

@@ -19,6 +19,7 @@ from podreconcile.core.plan import (
     Expect,
     Fact,
     FieldChange,
+    GpuCandidate,
     Kind,
     LaunchMode,
     Plan,
@@ -30,16 +31,19 @@ NOW = 1_800_000_000.0
 HEADING = "Plan for demo: pod podreconcile-demo, run baseline"
 GPUS = ("NVIDIA GeForce RTX 4090", "NVIDIA RTX A6000")
 REPLACES = "forces a replacement"
+IN_PLACE = "changed in place"
 NOT_ALIVE = Expect(Fact.RUN_NOT_ALIVE)
 
 PLANS = {
     "create": Plan(
-        (Action(Kind.CREATE_POD, "no pod exists for this spec", gpu_types=GPUS),
+        (Action(Kind.CREATE_POD, "no pod exists for this spec", gpu_types=GPUS + ("NVIDIA L40S",),
+                candidates=(GpuCandidate(GPUS[0], "NONE", 0.69), GpuCandidate(GPUS[1], "LOW", 0.76),
+                            GpuCandidate("NVIDIA L40S", "HIGH", None))),
          Action(Kind.SYNC_CODE, "a new pod has no code"),
          Action(Kind.UPLOAD_DATA, "what a new pod's volume holds is known after it starts"),
          Action(Kind.LAUNCH_RUN, "the run has not started yet", mode=LaunchMode.AUTO)),
         summary="Run baseline has not started on this pod.",
-        cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
+        cost=Cost("NVIDIA RTX A6000", 1, 0.76, 86400)),
     "resume": Plan(
         (Action(Kind.SYNC_CODE, "3 changed file(s), 0 to delete", files=3, bytes=48_213),
          Action(Kind.UPLOAD_DATA, "2 of 300 data file(s) missing or changed on the volume", files=2, bytes=52_000_000),
@@ -48,12 +52,12 @@ PLANS = {
         summary="Run baseline is not running (attempt 2: running).",
         notes=("checkpoint-2000 is incomplete (no trainer_state.json) and is skipped",)),
     "replace": Plan(
-        (Action(Kind.REPLACE_POD, "pod.image, pod.gpu_type, pod.env cannot change in place", code=Reason.FIELD_CHANGED,
+        (Action(Kind.REPLACE_POD, "pod.gpu_type, pod.gpu_count cannot change in place", code=Reason.FIELD_CHANGED,
                 pod_id="abcdefghijklmn", gpu_types=GPUS,
-                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),
-                         FieldChange("gpu_type", "NVIDIA A40", list(GPUS), REPLACES),
-                         FieldChange("env", None, None, REPLACES, ("HF_TOKEN",)),
-                         FieldChange("gpu_count", 1, 2, "applied at the next start")),
+                changes=(FieldChange("gpu_type", "NVIDIA A40", list(GPUS), REPLACES),
+                         FieldChange("gpu_count", 1, 2, REPLACES),
+                         FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", IN_PLACE),
+                         FieldChange("env", None, None, IN_PLACE, ("HF_TOKEN",))),
                 expects=(Expect(Fact.POD_STATUS, "EXITED"),)),
          Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD),
          Action(Kind.LAUNCH_RUN, "--force-restart: checkpoints are ignored", code=Reason.FORCE_RESTART,
@@ -80,18 +84,20 @@ PLANS = {
     "no_changes": Plan(summary="Run baseline is running (attempt 2); nothing to do."),
     "deferred": Plan(
         summary="Run baseline is alive (attempt 2, step 1530, latest checkpoint checkpoint-1500); the pod is not "
-                "replaced under it.",
-        notes=("pod.image changed; the replacement waits for the end of run baseline, so the live training is not "
-               "killed. `apply --replace-now` replaces the pod now: it kills the training, which then resumes on "
-               "the new pod from checkpoint-1500 (step 1500)",),
-        deferred=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),),
+                "restarted under it.",
+        notes=("pod.image changed; updating the pod restarts it, so the update waits for the end of run baseline "
+               "and the live training is not killed. `apply --replace-now` updates and restarts the pod now: it "
+               "kills the training, which then resumes after the restart from checkpoint-1500 (step 1500); the "
+               "volume disk stays",),
+        deferred=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", IN_PLACE),),
         deferred_code=Reason.RUN_ALIVE),
     "replace_now": Plan(
-        (Action(Kind.REPLACE_POD, "--replace-now: pod.image changed; the running training (attempt 2, step 1530, "
+        (Action(Kind.REPLACE_POD, "--replace-now: pod.gpu_count changed; the running training (attempt 2, step 1530, "
                 "latest checkpoint checkpoint-1500) is killed and resumes on the new pod from checkpoint-1500 "
                 "(step 1500)", code=Reason.REPLACE_NOW, pod_id="abcdefghijklmn", gpu_types=GPUS,
-                data_center="EU-RO-1",
-                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", REPLACES),),
+                data_center="EU-RO-1", candidates=(GpuCandidate(GPUS[0], "MEDIUM", 0.69),
+                                                   GpuCandidate(GPUS[1], "HIGH", 0.76)),
+                changes=(FieldChange("gpu_count", 1, 2, REPLACES),),
                 expects=(Expect(Fact.POD_STATUS, "RUNNING"),)),
          Action(Kind.SYNC_CODE, "a new pod has no code", code=Reason.NEW_POD),
          Action(Kind.LAUNCH_RUN, "the training killed by --replace-now resumes", code=Reason.REPLACE_NOW,
@@ -99,6 +105,30 @@ PLANS = {
                 expects=(NOT_ALIVE, Expect(Fact.LATEST_CHECKPOINT, "checkpoint-1500")))),
         summary="Run baseline is killed and moves to a new pod (--replace-now).",
         cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
+    "update_stopped": Plan(
+        (Action(Kind.UPDATE_POD, "pod.image, pod.env changed; RunPod changes them on the stopped pod, which takes "
+                "them at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id="abcdefghijklmn",
+                changes=(FieldChange("image", "runpod/pytorch:2.3", "runpod/pytorch:2.4", IN_PLACE),
+                         FieldChange("env", None, None, IN_PLACE, ("HF_TOKEN", "WANDB_API_KEY"))),
+                restart=False, expects=(Expect(Fact.POD_STATUS, "EXITED"),)),
+         Action(Kind.START_POD, "the pod is stopped (Exited by user)", code=Reason.POD_STOPPED, pod_id="abcdefghijklmn",
+                expects=(Expect(Fact.POD_STATUS, "EXITED"),)),
+         Action(Kind.SYNC_CODE, "code changes since the last sync are known after start",
+                code=Reason.UNKNOWN_UNTIL_START),
+         Action(Kind.LAUNCH_RUN, "attempt 2 failed with exit code 1", code=Reason.RUN_FAILED, mode=LaunchMode.AUTO,
+                expects=(NOT_ALIVE,))),
+        summary="Run baseline is not running (the pod is stopped).",
+        cost=Cost("NVIDIA GeForce RTX 4090", 1, 0.69, 86400)),
+    "update_restart": Plan(
+        (Action(Kind.UPDATE_POD, "pod.ports changed; RunPod changes it on the pod, which restarts to take it (no "
+                "run is alive)", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id="abcdefghijklmn",
+                changes=(FieldChange("ports", ["22/tcp"], ["22/tcp", "8888/http"], IN_PLACE),), restart=True,
+                expects=(Expect(Fact.POD_STATUS, "RUNNING"), NOT_ALIVE)),
+         Action(Kind.SYNC_CODE, "code changes are known once the restarted pod answers",
+                code=Reason.UNKNOWN_UNTIL_START),
+         Action(Kind.LAUNCH_RUN, "attempt 2 failed with exit code 1", code=Reason.RUN_FAILED, mode=LaunchMode.AUTO,
+                expects=(NOT_ALIVE,))),
+        summary="The pod restarts to take the changes; run baseline goes on after it."),
     "blocked": Plan(
         (Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="a1"),
          Action(Kind.STOP_POD, "another pod named podreconcile-demo that the state file does not name", pod_id="b2")),

@@ -262,6 +262,27 @@ def test_a_409_on_start_of_a_running_pod_is_done(v2):
     assert v2.bodies("POST", "/v2/pods/p1/action") == [{"action": "start"}]
 
 
+def test_restart_posts_the_restart_action(v2):
+    v2.on("POST", "/v2/pods/p1/action", ok(v2_pod("p1", "STARTING")))
+    v2.provider().restart_pod("p1")
+    assert v2.bodies("POST", "/v2/pods/p1/action") == [{"action": "restart"}]
+
+
+def test_a_restart_of_a_pod_still_starting_is_a_stop_then_a_start(v2):
+    v2.on("POST", "/v2/pods/p1/action", problem(409, "action restart is not valid for pod status STARTING"),
+          ok(v2_pod("p1", "EXITED")), ok(v2_pod("p1", "STARTING")))
+    v2.on("GET", "/v2/pods/p1", ok(v2_pod("p1", "STARTING")))
+    v2.provider().restart_pod("p1")
+    assert v2.bodies("POST", "/v2/pods/p1/action") == [{"action": "restart"}, {"action": "stop"}, {"action": "start"}]
+
+
+def test_a_409_on_restart_of_a_stopped_pod_is_not_hidden(v2):
+    v2.on("POST", "/v2/pods/p1/action", problem(409, "action restart is not valid for pod status EXITED"))
+    v2.on("GET", "/v2/pods/p1", ok(v2_pod("p1", "EXITED")))
+    with pytest.raises(PermanentError):
+        v2.provider().restart_pod("p1")
+
+
 def test_a_409_in_another_status_is_permanent_and_never_retried(v2):
     v2.on("POST", "/v2/pods/p1/action", problem(409, "action stop is not valid for pod status ERROR"))
     v2.on("GET", "/v2/pods/p1", ok(v2_pod("p1", "ERROR")))

@@ -20,7 +20,7 @@ import sys
 from podreconcile.adapters.runpod_wording import classify
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import PodFacts, VolumeFacts
-from podreconcile.core.ports import CreateRequest, NotFoundError
+from podreconcile.core.ports import ApiRetiredError, CreateRequest, NotFoundError
 
 __all__ = ["RunPod", "classify", "gql"]
 
@@ -146,6 +146,9 @@ class RunPod:
             where = os.environ.get("RUNPOD_API_BASE_URL", "https://api.runpod.io")
             raise TemporaryError(f"could not reach the RunPod API at {where} ({type(error).__name__}); check the "
                                  "network, or for the sandbox run `eval \"$(podreconcile sandbox up)\"`") from None
+        if isinstance(response, dict) and response.get("status") == 410:
+            # A retired API answers 410 Gone with a problem body, which the SDK hands back as data.
+            raise ApiRetiredError(f"RunPod {operation}: RunPod's GraphQL API answered 410 Gone (it is retired)")
         try:
             return response["data"][operation]
         except (KeyError, TypeError):

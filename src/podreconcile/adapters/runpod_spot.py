@@ -10,7 +10,18 @@ from __future__ import annotations
 from podreconcile.adapters.runpod_graphql import RunPod
 from podreconcile.adapters.runpod_rest import RestProvider
 from podreconcile.core.observation import PodFacts, VolumeFacts
-from podreconcile.core.ports import CreateRequest, GpuOffer, PodPatch
+from podreconcile.core.ports import ApiRetiredError, CreateRequest, GpuOffer, PodPatch
+
+SPOT_GONE = ("RunPod has retired its GraphQL API, the only API that rents spot pods, so pod.interruptible: true "
+             "can no longer be served; switch to on-demand: set pod.interruptible: false and remove pod.bid_per_gpu")
+
+
+def _spot(call):
+    """A GraphQL call for spot; once GraphQL is gone, the one sentence that says how to switch."""
+    try:
+        return call()
+    except ApiRetiredError:
+        raise ApiRetiredError(SPOT_GONE + ".") from None
 
 
 class SpotProvider:
@@ -25,16 +36,20 @@ class SpotProvider:
         self._rest.close()
 
     def create_pod(self, req: CreateRequest) -> str:
-        return (self._graphql if req.interruptible else self._rest).create_pod(req)
+        if req.interruptible:
+            return _spot(lambda: self._graphql.create_pod(req))
+        return self._rest.create_pod(req)
 
     def resume_pod(self, pod_id: str, gpu_count: int, bid_per_gpu: float | None = None) -> None:
         if bid_per_gpu is not None:
-            self._graphql.resume_pod(pod_id, gpu_count, bid_per_gpu)
+            _spot(lambda: self._graphql.resume_pod(pod_id, gpu_count, bid_per_gpu))
         else:
             self._rest.resume_pod(pod_id, gpu_count)
 
     def gpu_prices(self, cloud: str, interruptible: bool) -> dict[str, float]:
-        return (self._graphql if interruptible else self._rest).gpu_prices(cloud, interruptible)
+        if interruptible:
+            return _spot(lambda: self._graphql.gpu_prices(cloud, interruptible))
+        return self._rest.gpu_prices(cloud, interruptible)
 
     def account(self) -> tuple[list[PodFacts], list[VolumeFacts]]:
         return self._rest.account()
@@ -47,6 +62,9 @@ class SpotProvider:
 
     def stop_pod(self, pod_id: str) -> None:
         self._rest.stop_pod(pod_id)
+
+    def restart_pod(self, pod_id: str) -> None:
+        self._rest.restart_pod(pod_id)
 
     def terminate_pod(self, pod_id: str) -> None:
         self._rest.terminate_pod(pod_id)

@@ -18,7 +18,7 @@ from podreconcile.cli.render import (
     plan_text,
     use_colour,
 )
-from podreconcile.core import cost
+from podreconcile.core import cost, gpu_choice
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import Observation
 from podreconcile.core.plan import Plan
@@ -27,7 +27,7 @@ from podreconcile.core.planner import plan as make_plan
 from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.state import STOPPED, LastRun, State
 from podreconcile.core.terminal_text import printable
-from podreconcile.engine import day2, preflight, retry, saved_plans
+from podreconcile.engine import day2, gpu_offers, preflight, saved_plans
 from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
 from podreconcile.engine.follow import follow
 from podreconcile.engine.observe import Connection, observe
@@ -104,25 +104,26 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
     obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id,
                   adopt_pod_id=options.adopt_pod_id)
     desired = project.desired()
-    result = make_plan(desired, state, obs, options)
-    prices = {}
-    if any(a.kind in cost.RENTING for a in result.actions):
-        pod = project.spec.pod
-        prices = retry.call(lambda: provider.gpu_prices(pod.cloud, pod.interruptible))
-    priced = replace(result, notes=obs.notes + result.notes, cost=cost.estimate(result, desired, obs.pods, prices))
-    problems = _preflight(project, priced, prices)
+    bare = make_plan(desired, state, obs, options)
+    offers = gpu_offers.read(provider, project.spec, bare)  # one catalog read, only when the plan rents a pod
+    result = gpu_choice.with_candidates(bare, offers)
+    prices = {gpu: o.price_per_gpu for gpu, o in offers.items() if o.price_per_gpu is not None}
+    notes = obs.notes + gpu_offers.spot_note(project.spec) + result.notes
+    priced = replace(result, notes=notes, cost=cost.estimate(result, desired, obs.pods, prices))
+    problems = _preflight(project, priced, offers)
     if problems:
         blocker = " ".join(filter(None, (preflight.blocker_text(problems), priced.blocker)))
         priced = replace(priced, blocker=blocker)
     return Planned(priced, obs, state, tuple(problems))
 
 
-def _preflight(project: Project, result: Plan, prices: dict) -> list[preflight.Problem]:
+def _preflight(project: Project, result: Plan, offers: dict) -> list[preflight.Problem]:
     if not preflight.applies_to(result):
         return []
     problems = preflight.local_problems(project)
     if preflight.needs_gpu_list(result):
-        problems += preflight.gpu_problems(project.spec, prices)  # the price list is RunPod's GPU list
+        problems += preflight.gpu_problems(project.spec, offers)  # the catalog is RunPod's GPU list
+        problems += preflight.stock_problems(project.spec, result)
     return problems
 
 

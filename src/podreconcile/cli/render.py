@@ -32,6 +32,7 @@ SYMBOLS = {
     Kind.CREATE_POD: "+",
     Kind.START_POD: "^",
     Kind.REPLACE_POD: "-/+",
+    Kind.UPDATE_POD: "~",
     Kind.SYNC_CODE: "~",
     Kind.UPLOAD_DATA: "~",
     Kind.LAUNCH_RUN: ">",
@@ -41,7 +42,7 @@ SYMBOLS = {
 STYLES = {"+": "green", "=": "cyan", "^": "green", "-/+": "magenta", "~": "yellow", ">": "blue", "v": "red", "-": "red"}
 VERBS = {
     Kind.ADOPT_POD: "to adopt", Kind.CREATE_POD: "to create", Kind.START_POD: "to start",
-    Kind.REPLACE_POD: "to replace", Kind.SYNC_CODE: "to sync", Kind.UPLOAD_DATA: "to upload",
+    Kind.REPLACE_POD: "to replace", Kind.UPDATE_POD: "to update", Kind.SYNC_CODE: "to sync", Kind.UPLOAD_DATA: "to upload",
     Kind.LAUNCH_RUN: "to launch", Kind.STOP_POD: "to stop", Kind.TERMINATE_POD: "to terminate",
 }
 UNKNOWN = "(known after apply)"
@@ -141,8 +142,11 @@ def details(action: Action, now: float | None = None) -> list[str]:
     if action.kind is Kind.REPLACE_POD:
         found.append(f"old pod: {action.pod_id}")
     found.extend(change_text(c) for c in action.changes)
+    if action.kind is Kind.UPDATE_POD:
+        found.append("restart: yes, the running pod restarts to take them (a new SSH port; the volume disk stays)"
+                     if action.restart else "restart: no, the stopped pod takes them at its next start")
     if action.kind in (Kind.CREATE_POD, Kind.REPLACE_POD):
-        found.append(f"gpu: {' then '.join(action.gpu_types)}")
+        found.extend(gpu_lines(action))
         if action.data_center:
             found.append(f"data center: {action.data_center} (the network volume's)")
         found.append(f"pod id and ssh endpoint: {UNKNOWN}")
@@ -177,6 +181,18 @@ def _unknown_files(action: Action) -> str:
         return f"files: {UNKNOWN}"
     return (f"local data: {action.local_files} file(s), {_size(action.local_bytes)}; "
             f"what the volume lacks of it is {UNKNOWN}")
+
+
+def gpu_lines(action: Action) -> list[str]:
+    """The GPU types a new pod may get, in order; with the catalog's stock and price when the plan read it."""
+    if not action.candidates:
+        return [f"gpu: {' then '.join(action.gpu_types)}"]
+    lines = []
+    for number, offer in enumerate(action.candidates, 1):
+        price = f"${offer.price_per_gpu:.2f}/GPU-h" if offer.price_per_gpu is not None else "no price"
+        skipped = ": skipped, no stock" if offer.skipped else ""
+        lines.append(f"gpu {number}: {offer.gpu} (stock {offer.stock}, {price}){skipped}")
+    return lines
 
 
 def _launch_detail(action: Action, now: float | None) -> str:

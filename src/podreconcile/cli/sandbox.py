@@ -155,6 +155,8 @@ def fault(
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
     hang: float = typer.Option(35.0, "--hang", metavar="SECONDS", help="Seconds a timeout holds the connection."),
     retry_after: int = typer.Option(1, "--retry-after", metavar="SECONDS", help="Seconds in the Retry-After header of an http-429."),
+    pod_key: bool = typer.Option(False, "--pod-key", help="Only calls made with a pod's own key (the runner's "
+                                 "self-stop) meet the fault; the account key's calls pass."),
     home: Path = HomeOption,
 ) -> None:
     """Make the next N calls of OPERATION fail the way RunPod does.
@@ -165,7 +167,7 @@ def fault(
     Example: podreconcile sandbox fault v2.pods.list --times 1 --error http-429 --retry-after 2
     """
     args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied,
-            "hang_seconds": hang, "retry_after": retry_after}
+            "hang_seconds": hang, "retry_after": retry_after, "pod_key": pod_key}
     result = daemon.admin(_running(home), "fault", args)
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)
 

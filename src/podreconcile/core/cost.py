@@ -25,7 +25,7 @@ def estimate(plan: Plan, desired: Desired, pods: tuple[PodFacts, ...], prices: d
                         pod.cost_per_hr, desired.max_runtime_s)
         gpus = (pod.gpu_type_id,) if pod and pod.gpu_type_id else desired.gpu_types
     else:
-        gpus = action.gpu_types
+        gpus = action.gpus_to_try  # the first candidate with stock (every type when the catalog was not read)
     priced = [g for g in gpus if prices.get(g) is not None]
     if not priced:
         return None

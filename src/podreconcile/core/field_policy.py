@@ -4,9 +4,12 @@ The planner reads this table to decide what a changed pod field means, and `scri
 prints it into docs/podspec-reference.md, so the reference and the behaviour cannot drift apart. A
 test fails when a field of the spec models has no policy here.
 
-The policies are what RunPod's GraphQL API (the only provider today) can do: a pod's image, disks,
-ports, env, cloud and volume are fixed at creation, so a change means a new pod; `podResume` /
-`podBidResume` take a GPU count and a bid, so those two apply when the pod next starts.
+The policies are what RunPod's REST v2 API can do: `PATCH /v2/pods/{id}` changes a pod's image, env,
+ports and container disk in place (a running pod restarts to take them, a stopped one takes them at
+its next start), so the volume disk and its checkpoints stay. GPU type and count, cloud, data center
+(pinned by the network volume), the volume itself and spot are not in PATCH, and v2 starts a pod with
+the GPU count it was made with: a change of those means a new pod. A spot pod's bid goes with
+GraphQL's `podBidResume`, so it applies when the pod next starts.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class FieldPolicy:
 
 
 _RP = "RunPod cannot change it on an existing pod"
+_PATCH = ("`PATCH /v2/pods/{id}` changes it on the pod, shown as `~ update pod`: a stopped pod takes it at its next "
+          "start, a running one restarts, which waits for a live run's end unless `--replace-now`")
 _RUN = "read when a run is launched; a live or finished run keeps what it started with"
 
 POLICIES: dict[str, FieldPolicy] = {
@@ -37,18 +42,19 @@ POLICIES: dict[str, FieldPolicy] = {
     "name": FieldPolicy(Policy.REPLACE, "the pod is named `podreconcile-<name>`: a new name is a new pod"),
     "pod.gpu_types": FieldPolicy(Policy.REPLACE, "only when the pod's GPU type is no longer in the list; "
                                                  "reordering changes nothing"),
-    "pod.gpu_count": FieldPolicy(Policy.NEXT_START, "podResume takes the GPU count"),
-    "pod.image": FieldPolicy(Policy.REPLACE, _RP),
+    "pod.gpu_count": FieldPolicy(Policy.REPLACE, _RP + "; v2 starts a pod with the GPU count it was made with"),
+    "pod.image": FieldPolicy(Policy.IN_PLACE, _PATCH),
     "pod.cloud": FieldPolicy(Policy.REPLACE, _RP),
     "pod.interruptible": FieldPolicy(Policy.REPLACE, _RP + " (spot and on-demand are different rentals)"),
     "pod.bid_per_gpu": FieldPolicy(Policy.NEXT_START, "podBidResume takes the bid"),
-    "pod.container_disk_gb": FieldPolicy(Policy.REPLACE, _RP),
-    "pod.network_volume": FieldPolicy(Policy.REPLACE, _RP),
+    "pod.container_disk_gb": FieldPolicy(Policy.IN_PLACE, _PATCH),
+    "pod.network_volume": FieldPolicy(Policy.REPLACE, _RP + "; a network mount's volume id is immutable, "
+                                                  "and the volume pins the data center"),
     "pod.volume_mount_path": FieldPolicy(Policy.REPLACE, _RP),
     "pod.volume_gb": FieldPolicy(Policy.REPLACE, _RP + "; the pod's volume disk and its data go with it "
                                                      "(ignored with a network volume)"),
-    "pod.ports": FieldPolicy(Policy.REPLACE, _RP),
-    "pod.env": FieldPolicy(Policy.REPLACE, "editing a pod's env makes RunPod reset it, wiping the container disk"),
+    "pod.ports": FieldPolicy(Policy.IN_PLACE, _PATCH),
+    "pod.env": FieldPolicy(Policy.IN_PLACE, _PATCH + "; the plan names the variables, never their values"),
     "code.path": FieldPolicy(Policy.NEXT_RUN, "the code is synced there before the next launch"),
     "code.sync": FieldPolicy(Policy.NEXT_RUN, "the code is synced before the next launch"),
     "code.exclude": FieldPolicy(Policy.NEXT_RUN, "the code is synced before the next launch"),

@@ -18,6 +18,7 @@ class Kind(str, Enum):
     CREATE_POD = "create_pod"
     START_POD = "start_pod"
     REPLACE_POD = "replace_pod"
+    UPDATE_POD = "update_pod"  # PATCH the pod in place (image, env, ports, container disk); restart if running
     SYNC_CODE = "sync_code"
     UPLOAD_DATA = "upload_data"
     LAUNCH_RUN = "launch_run"
@@ -40,6 +41,7 @@ class Reason(str, Enum):
     STRAY_POD = "stray_pod"  # another pod with our name
     POD_STOPPED = "pod_stopped"
     FIELD_CHANGED = "field_changed"  # a field whose policy forces a replacement
+    FIELD_CHANGED_IN_PLACE = "field_changed_in_place"  # a field RunPod changes on the pod (update pod)
     HOST_NO_FREE_GPU = "host_no_free_gpu"
     REPLACE_NOW = "replace_now"  # --replace-now under a live run
     NEW_POD = "new_pod"  # a new pod has no code, and its volume is unknown
@@ -100,6 +102,20 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class GpuCandidate:
+    """One GPU type of `pod.gpu_types` as RunPod's catalog showed it when the plan was made."""
+
+    gpu: str
+    stock: str  # NONE | LOW | MEDIUM | HIGH | UNKNOWN (ports.StockLevel's values)
+    price_per_gpu: float | None  # USD per GPU-hour; None: not priced for this cloud
+
+    @property
+    def skipped(self) -> bool:
+        """No stock now: apply does not try it (one create per candidate with stock, in order)."""
+        return self.stock == "NONE"
+
+
+@dataclass(frozen=True)
 class Action:
     kind: Kind
     reason: str
@@ -120,9 +136,12 @@ class Action:
     local_files: int | None = None  # upload_data on a pod not yet reachable: the data on this machine
     local_bytes: int | None = None
     via: str | None = None  # upload_data: "s3" sends through RunPod's S3 API before the pod starts
+    restart: bool | None = None  # update_pod: the running pod restarts to take the changes
+    candidates: tuple[GpuCandidate, ...] = ()  # a new pod's GPU types with stock and price, in order
 
     def to_dict(self) -> dict:
         raw = asdict(self)
+        raw["candidates"] = [asdict(c) for c in self.candidates]
         raw["changes"] = [_change_dict(c) for c in self.changes]
         raw["expects"] = [{"fact": e.fact.value, "value": e.value} for e in self.expects]
         return {k: _plain(v) for k, v in raw.items() if v not in (None, (), [])}
@@ -138,7 +157,15 @@ class Action:
         values["code"] = Reason(raw["code"]) if raw.get("code") else None
         values["expects"] = tuple(Expect(Fact(e["fact"]), e.get("value")) for e in raw.get("expects", ()))
         values["contingency"] = Contingency(raw["contingency"]) if raw.get("contingency") else None
+        values["candidates"] = tuple(GpuCandidate(**c) for c in raw.get("candidates", ()))
         return cls(**values)
+
+    @property
+    def gpus_to_try(self) -> tuple[str, ...]:
+        """The GPU types apply tries, in order: the candidates with stock, else (no catalog) every type."""
+        if self.candidates:
+            return tuple(c.gpu for c in self.candidates if not c.skipped)
+        return self.gpu_types
 
     def expected(self, fact: Fact) -> Expect | None:
         return next((e for e in self.expects if e.fact is fact), None)

@@ -103,18 +103,22 @@ def _pod_steps(desired, state, obs, options, pod: PodFacts | None, adopt: bool) 
     every = pod_changes(desired, pod, recorded)
     changes = tuple(c for c in every if c.policy == Policy.REPLACE.value)
     at_start = tuple(c for c in every if c.policy == Policy.NEXT_START.value)
+    in_place = tuple(c for c in every if c.policy == Policy.IN_PLACE.value)
+    if in_place and not changes and not obs.start_refused:
+        return _prefixed(prefix, _updated_pod(desired, state, obs, options, pod, data_center, in_place, at_start))
     if changes and (pod.status is PodStatus.RUNNING) and _maybe_alive(desired, state, obs) and not options.replace_now:
-        return _prefixed(prefix, _deferred_to_run_end(desired, obs, changes + at_start))
+        return _prefixed(prefix, _deferred_to_run_end(desired, obs, changes + in_place + at_start))
     if changes and not options.force_restart and not options.replace_now and _succeeded(desired, state, obs, pod):
         fields = ", ".join(f"pod.{c.field}" for c in changes)
         note = (f"{fields} changed, but the run is done; the pod is replaced only for a new run "
                 "(--force-restart or a new output_dir)",)
         tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
-        return _prefixed(prefix, tail, note, deferred=changes + tail.deferred, deferred_code=Reason.RUN_DONE)
+        return _prefixed(prefix, tail, note, deferred=changes + in_place + tail.deferred, deferred_code=Reason.RUN_DONE)
     if (changes or obs.start_refused) and volume_problem:
         return Plan(prefix, summary=f"Pod {pod.id} would need replacing.", blocker=volume_problem)
-    if changes:
-        return _prefixed(prefix, _replacement(desired, state, obs, options, pod, changes + at_start, data_center))
+    if changes:  # the new pod is made with the in-place changes too
+        return _prefixed(prefix, _replacement(desired, state, obs, options, pod, changes + in_place + at_start,
+                                              data_center))
     return _prefixed(prefix, _unchanged_pod(desired, state, obs, options, pod, data_center, at_start))
 
 
@@ -138,6 +142,89 @@ def _unchanged_pod(desired, state, obs, options, pod: PodFacts, data_center, at_
                 blocker=f"Pod {pod.id} reports status {pod.status.value}; check it in the RunPod console, then apply again.")
 
 
+def _updated_pod(desired, state, obs, options, pod: PodFacts, data_center, in_place, at_start) -> Plan:
+    """Fields RunPod changes in place: `~ update pod`, then what the pod needs as it stands.
+
+    A stopped pod takes them at its next start, so the update goes first and nothing restarts. A
+    running pod restarts to take them, which kills a live run: that waits for the run's end unless
+    `--replace-now` (the run then resumes after the restart), and a succeeded run's idle pod keeps
+    them for the next run (stopping it needs no restart).
+    """
+    fields = ", ".join(f"pod.{c.field}" for c in in_place)
+    it = "it" if len(in_place) == 1 else "them"
+    # v2's PROVISIONING and STARTING are on their way to RUNNING, which the precondition accepts for them.
+    expects = (Expect(Fact.POD_STATUS, PodStatus.RUNNING.value if pod.status.is_up else pod.status.value),)
+    if pod.status is PodStatus.EXITED:
+        update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the stopped pod, which takes "
+                        f"{it} at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,
+                        changes=in_place, restart=False, expects=expects)
+        tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
+        summary = tail.summary if tail.actions else tail.summary.replace(
+            " Nothing to do.", " The pod is only updated, for the next run.")
+        return Plan((update,) + tail.actions, summary=summary, blocker=tail.blocker, notes=tail.notes,
+                    deferred=tail.deferred, deferred_code=tail.deferred_code)
+    if not pod.status.is_up:
+        return _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
+    alive = _maybe_alive(desired, state, obs)
+    if alive and not options.replace_now:
+        return _deferred_to_run_end(desired, obs, in_place + at_start, restart=True)
+    if not alive and not options.force_restart and _succeeded(desired, state, obs, pod):
+        tail = _unchanged_pod(desired, state, obs, options, pod, data_center, at_start)
+        if tail.kinds() == [Kind.STOP_POD]:  # the idle pod stops: then it takes them without a restart
+            update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the pod once it is stopped, "
+                            f"which takes {it} at its next start", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id,
+                            changes=in_place, restart=False, expects=(Expect(Fact.POD_STATUS, PodStatus.EXITED.value),))
+            return Plan(tail.actions + (update,), summary=tail.summary, blocker=tail.blocker, notes=tail.notes,
+                        deferred=tail.deferred, deferred_code=tail.deferred_code)
+        note = f"{fields} changed, but the run is done; the pod is updated once it is stopped, for the next run"
+        return Plan(tail.actions, summary=tail.summary, blocker=tail.blocker, notes=(note,) + tail.notes,
+                    deferred=in_place + tail.deferred, deferred_code=Reason.RUN_DONE)
+    if alive:  # --replace-now
+        reason = (f"--replace-now: {fields} changed; the pod restarts to take {it}, which kills the running "
+                  f"training ({_run_position(obs.run)}); it then {_resumes_after_restart(obs.run)}")
+        update = Action(Kind.UPDATE_POD, reason, code=Reason.REPLACE_NOW, pod_id=pod.id, changes=in_place,
+                        restart=True, expects=expects)
+        return _after_restart(desired, obs, options, update, at_start)
+    update = Action(Kind.UPDATE_POD, f"{fields} changed; RunPod changes {it} on the pod, which restarts to take "
+                    f"{it} (no run is alive)", code=Reason.FIELD_CHANGED_IN_PLACE, pod_id=pod.id, changes=in_place,
+                    restart=True, expects=expects + (Expect(Fact.RUN_NOT_ALIVE),))
+    return _after_restart(desired, obs, options, update, at_start)
+
+
+def _after_restart(desired, obs, options, update: Action, at_start) -> Plan:
+    """The pod restarts: its volume disk stays, so the run goes on from its latest complete checkpoint."""
+    run = obs.run
+    sync = Action(Kind.SYNC_CODE, "code changes are known once the restarted pod answers", code=Reason.UNKNOWN_UNTIL_START)
+    data = _upload_unknown(desired, "data changes are known once the restarted pod answers")
+    latest = run.latest_complete_checkpoint if run else None
+    if options.force_restart:
+        launch = Action(Kind.LAUNCH_RUN, "--force-restart: checkpoints are ignored", code=Reason.FORCE_RESTART,
+                        mode=LaunchMode.FORCE_RESTART, expects=(Expect(Fact.RUN_NOT_ALIVE),))
+    elif update.code is Reason.REPLACE_NOW and latest is not None:
+        launch = _resume_action(latest, "the training killed by the restart resumes", Reason.REPLACE_NOW)
+    else:
+        launch = Action(Kind.LAUNCH_RUN, _launch_reason(run, options) if update.code is not Reason.REPLACE_NOW
+                        else "the training killed by the restart starts again", code=_launch_code(run, options)
+                        if update.code is not Reason.REPLACE_NOW else Reason.REPLACE_NOW, mode=LaunchMode.AUTO,
+                        expects=(Expect(Fact.RUN_NOT_ALIVE),))
+    notes = ()
+    if at_start:
+        notes = (", ".join(f"pod.{c.field}" for c in at_start) + " changed; applied the next time the pod starts",)
+    summary = (f"Run {desired.run_name} is killed by the pod's restart and goes on after it (--replace-now)."
+               if update.code is Reason.REPLACE_NOW else f"The pod restarts to take the changes; run "
+               f"{desired.run_name} {'is launched after it' if run is None or run.status is None else 'goes on after it'}.")
+    return Plan((update, sync) + data + (launch,), summary=summary, notes=notes,
+                deferred=tuple(at_start), deferred_code=Reason.POD_STOPPED if at_start else None)
+
+
+def _resumes_after_restart(run: RunFacts | None) -> str:
+    latest = run.latest_complete_checkpoint if run else None
+    if latest is None:
+        return "starts afresh after the restart (no complete checkpoint yet)" if run else \
+            "resumes after the restart from the latest complete checkpoint (known after start)"
+    return f"resumes after the restart from {latest.name} (step {latest.step}); the volume disk stays"
+
+
 def _maybe_alive(desired: Desired, state: State, obs: Observation) -> bool:
     """The run is alive on the running pod, or may be: SSH did not answer and it was last seen active."""
     if obs.run is not None:
@@ -146,9 +233,16 @@ def _maybe_alive(desired: Desired, state: State, obs: Observation) -> bool:
     return bool(last and last.run_name == desired.run_name and last.state in (RunState.SETUP.value, RunState.RUNNING.value))
 
 
-def _deferred_to_run_end(desired: Desired, obs: Observation, changes: tuple[FieldChange, ...]) -> Plan:
+def _deferred_to_run_end(desired: Desired, obs: Observation, changes: tuple[FieldChange, ...],
+                         restart: bool = False) -> Plan:
     fields = ", ".join(f"pod.{c.field}" for c in changes)
     where = _run_position(obs.run)
+    if restart:
+        summary = f"Run {desired.run_name} is alive ({where}); the pod is not restarted under it."
+        note = (f"{fields} changed; updating the pod restarts it, so the update waits for the end of run "
+                f"{desired.run_name} and the live training is not killed. `apply --replace-now` updates and "
+                f"restarts the pod now: it kills the training, which then {_resumes_after_restart(obs.run)}")
+        return Plan(summary=summary, notes=(note,), deferred=changes, deferred_code=Reason.RUN_ALIVE)
     summary = f"Run {desired.run_name} is alive ({where}); the pod is not replaced under it."
     note = (f"{fields} changed; the replacement waits for the end of run {desired.run_name}, so the live "
             f"training is not killed. `apply --replace-now` replaces the pod now: it kills the training, "

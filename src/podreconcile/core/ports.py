@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Protocol
 
-from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Endpoint, PodFacts, VolumeFacts
 
 SSH_USER = "root"  # RunPod's images log in as root
@@ -68,6 +68,10 @@ class HostGpusBusyError(PermanentError):
 
 class NotFoundError(PermanentError):
     """The pod (or volume) does not exist (any more)."""
+
+
+class ApiRetiredError(UserError):
+    """RunPod no longer serves the API a call needs (GraphQL's `410 Gone` after its retirement)."""
 
 
 class ActionConflictError(PermanentError):
@@ -164,6 +168,8 @@ class Provider(Protocol):
     def resume_pod(self, pod_id: str, gpu_count: int, bid_per_gpu: float | None = None) -> None:
         """Start a stopped pod; HostGpusBusyError when its host has no free GPU."""
     def stop_pod(self, pod_id: str) -> None: ...
+    def restart_pod(self, pod_id: str) -> None:
+        """Restart a running pod (a new container with the pod's current fields, the volume disk kept)."""
     def terminate_pod(self, pod_id: str) -> None: ...
     def patch_pod(self, pod_id: str, patch: PodPatch) -> PodFacts:
         """Change the patch's fields in place (image, env, args, ports, container disk); returns the

@@ -8,6 +8,7 @@ stops and names the difference in one sentence).
 
 from __future__ import annotations
 
+from podreconcile.core.field_policy import Policy
 from podreconcile.core.observation import Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import Action, Expect, Fact, Kind, Plan
@@ -27,6 +28,9 @@ def already_done(action: Action, obs: Observation, state: State, fresh: Plan) ->
         return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
     if action.kind is Kind.STOP_POD and pod is not None and pod.status is PodStatus.EXITED:
         return f"pod {action.pod_id} is already stopped"
+    if action.kind is Kind.UPDATE_POD and pod is not None and Kind.UPDATE_POD not in fresh.kinds() \
+            and not any(c.policy == Policy.IN_PLACE.value for c in fresh.deferred):
+        return f"pod {action.pod_id} already has the changes"
     if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA) and obs.run is not None and action.kind not in fresh.kinds():
         return "the pod already has the code" if action.kind is Kind.SYNC_CODE else "the volume already holds the data"
     return None

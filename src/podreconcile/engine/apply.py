@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
-from podreconcile.core import preconditions
+from podreconcile.core import gpu_choice, preconditions
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Observation, PodFacts
 from podreconcile.core.plan import (
@@ -32,10 +32,11 @@ from podreconcile.core.ports import (
     CreateRequest,
     HostGpusBusyError,
     NoCapacityError,
+    PodPatch,
     Provider,
 )
 from podreconcile.core.state import STOPPED, LastRun
-from podreconcile.engine import datasync, retry, volume_sync
+from podreconcile.engine import datasync, gpu_offers, retry, volume_sync
 from podreconcile.engine.observe import observe, wait_for_ssh_port
 from podreconcile.engine.pod_work import PodWork
 from podreconcile.engine.project import Project
@@ -139,6 +140,7 @@ class Applier:
                             "with `podreconcile plan`, then apply again.")
         obs = self.observe()
         fresh = make_plan(self.project.desired(), self.states.read(), replace(obs, start_refused=True), self.options)
+        fresh = gpu_choice.with_candidates(fresh, gpu_offers.read(self.provider, self.project.spec, fresh))
         branch = fresh.actions[0] if fresh.actions else None
         if branch is None or branch.kind is not Kind.REPLACE_POD or branch.code is not Reason.HOST_NO_FREE_GPU:
             raise UserError(fresh.blocker or f"Pod {action.pod_id} cannot start: its host has no free GPU; "
@@ -196,13 +198,13 @@ class Applier:
         self._save(pod_id=action.pod_id, pod_name=pod.name, pod_config=None, host_key=None)
 
     def _do_create_pod(self, action: Action) -> None:
-        self._create(action.gpu_types, action.data_center)
+        self._create(action)
 
     def _do_replace_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.terminate_pod(action.pod_id))
         self._save(pod_id=None, pod_config=None, host_key=None)
         self.report.info(f"terminated pod {action.pod_id}")
-        self._create(action.gpu_types, action.data_center)
+        self._create(action)
 
     def _do_start_pod(self, action: Action) -> bool:
         pod = self.project.spec.pod
@@ -217,6 +219,31 @@ class Applier:
         if action.changes and recorded is not None:  # the fields applied at this start now hold
             self._save(pod_config={**recorded, **{c.field: c.new for c in action.changes}})
         return False
+
+    def _do_update_pod(self, action: Action) -> None:
+        """PATCH the fields the action names with the spec's values; restart if the plan said so."""
+        fields = {c.field for c in action.changes}
+        patch = self._patch(fields)
+        retry.call(lambda: self.provider.patch_pod(action.pod_id, patch))
+        recorded = self.states.read().pod_config
+        if recorded is not None:  # what the pod is made with now
+            desired = self.project.desired().pod_config
+            self._save(pod_config={**recorded, **{f: desired[f] for f in fields if f in desired}})
+        if action.restart:
+            retry.call(lambda: self.provider.restart_pod(action.pod_id))
+            self.report.info(f"restarted pod {action.pod_id} to take the changes (its volume disk stays)")
+        else:
+            self.report.info(f"pod {action.pod_id} takes the changes at its next start")
+
+    def _patch(self, fields: set[str]) -> PodPatch:
+        pod = self.project.spec.pod
+        return PodPatch(
+            image=pod.image if "image" in fields else None,
+            # The env replaces the pod's whole env: PUBLIC_KEY must stay, or SSH is locked out after the restart.
+            env={**pod.env, "PUBLIC_KEY": self.project.public_key()} if "env" in fields else None,
+            ports=tuple(pod.ports) if "ports" in fields else None,
+            container_disk_gb=pod.container_disk_gb if "container_disk_gb" in fields else None,
+        )
 
     def _do_stop_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.stop_pod(action.pod_id))
@@ -248,12 +275,15 @@ class Applier:
 
     # ---- helpers ----
 
-    def _create(self, gpu_types: tuple[str, ...], data_center: str | None) -> None:
+    def _create(self, action: Action) -> None:
+        """One create per GPU candidate, in the plan's order; those the plan showed without stock are skipped."""
         spec = self.project.spec
+        for skipped in (c for c in action.candidates if c.skipped):
+            self.report.info(f"skipping {skipped.gpu}: no stock in RunPod's catalog when the plan was made")
         self._save(create_pending=spec.pod_name)
-        for gpu in gpu_types:
+        for gpu in action.gpus_to_try:
             try:
-                pod_id = self._create_once(self._request(gpu, data_center))
+                pod_id = self._create_once(self._request(gpu, action.data_center))
             except NoCapacityError:
                 self.report.warn(f"no capacity for {gpu}; trying the next GPU type")
                 continue
@@ -264,7 +294,7 @@ class Applier:
             self.report.info(f"created pod {pod_id} ({gpu})")
             return
         self._save(create_pending=None)
-        raise UserError(f"No capacity for any of pod.gpu_types ({', '.join(gpu_types)}) in {spec.pod.cloud} cloud "
+        raise UserError(f"No capacity for any of pod.gpu_types ({', '.join(action.gpu_types)}) in {spec.pod.cloud} cloud "
                         "right now; add another GPU type to pod.gpu_types, or apply again later.")
 
     def _create_once(self, request: CreateRequest) -> str:

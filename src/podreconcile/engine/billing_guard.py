@@ -5,8 +5,8 @@ stopped before podreconcile exits, unless a run was launched on it.
 the actions `Applier.execute` was called for) and from the state file (the pod recorded there, or a
 create still in flight), never from a guess about the world:
 
-- a pod this apply created (create or replace) or started (start of a pod that was not running),
-  with no launch begun, is stopped, and the message says which pod and why; the volume keeps
+- a pod this apply created (create or replace), started (start of a pod that was not running) or
+  restarted (an update of a running pod), with no launch begun, is stopped, and the message says which pod and why; the volume keeps
   everything;
 - once a launch has begun the pod is left alone: the runner stops it when training ends, and if
   the launch did not get as far as the runner, the pod's idle guard (`pod.idle_timeout`) does;
@@ -85,12 +85,14 @@ class BillingGuard:
         return False  # the original error (or interrupt) goes on
 
     def _pods_to_stop(self) -> list[tuple[str, str]]:
-        """(pod id, "created" | "started") for the pods this apply made run and may stop."""
+        """(pod id, "created" | "started" | "restarted") for the pods this apply made run and may stop."""
         began = self.began()
         created = any(k in MAKES_POD for k in began)
         started = Kind.START_POD in began and (self.pod_before is None or
                                                self.pod_before.status is not PodStatus.RUNNING)
-        if not (created or started):
+        # An update of a running pod restarts it: a new container, with no run and no idle guard yet.
+        restarted = Kind.UPDATE_POD in began and self.pod_before is not None and self.pod_before.status.is_up
+        if not (created or started or restarted):
             return []
         state = self.states.read()
         ids = [state.pod_id] if state.pod_id else self._pending_creates(state.create_pending)
@@ -100,7 +102,8 @@ class BillingGuard:
             self.report.warn(f"left pod {', '.join(ids)} running: a run was being launched on it, and its runner "
                              "stops the pod when training ends (the pod's idle guard does if the run did not start)")
             return []
-        return [(pod_id, "created" if created else "started") for pod_id in ids]
+        verb = "created" if created else "started" if started else "restarted"
+        return [(pod_id, verb) for pod_id in ids]
 
     def _pending_creates(self, name: str | None) -> list[str]:
         """A create that was cut off may still have made the pod: look for it by its name."""

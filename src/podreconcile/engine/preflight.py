@@ -2,7 +2,7 @@
 
 A pod created and then abandoned because the folder is not a git repository, a key or a data
 folder is missing, or a GPU type is misspelt is a pod billing for nothing. So these checks run on
-the local project (and on the GPU list the plan fetches for its price anyway) before the first
+the local project (and on RunPod's GPU catalog, which the plan reads for stock and price anyway) before the first
 mutation: `plan` shows what they find as blockers, `apply` refuses without changing anything.
 Each problem is one sentence that names the fix.
 """
@@ -12,17 +12,19 @@ from __future__ import annotations
 import difflib
 import posixpath
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
+from podreconcile.core import gpu_choice
 from podreconcile.core.errors import UserError
 from podreconcile.core.plan import Kind, Plan
+from podreconcile.core.ports import GpuOffer
 from podreconcile.core.spec import Spec
 from podreconcile.engine import codesync
 from podreconcile.engine.project import Project
 
 #: The actions that rent a pod or need one reachable: a plan with none of them is not blocked.
 NEEDS_PREFLIGHT = frozenset({Kind.CREATE_POD, Kind.START_POD, Kind.REPLACE_POD, Kind.SYNC_CODE,
-                             Kind.UPLOAD_DATA, Kind.LAUNCH_RUN})
+                             Kind.UPLOAD_DATA, Kind.LAUNCH_RUN})  # an update alone rents nothing
 #: The actions that make a new pod, whose GPU type must be one RunPod offers.
 NEW_POD = frozenset({Kind.CREATE_POD, Kind.REPLACE_POD})
 
@@ -52,22 +54,36 @@ def local_problems(project: Project) -> list[Problem]:
     return problems
 
 
-def gpu_problems(spec: Spec, offered: Iterable[str]) -> list[Problem]:
-    """pod.gpu_types that RunPod does not offer for this cloud and pod type (pure)."""
-    offered = sorted(offered)
+def gpu_problems(spec: Spec, offers: Mapping[str, GpuOffer]) -> list[Problem]:
+    """pod.gpu_types that RunPod's catalog does not know, or does not offer in the spec's cloud (pure)."""
+    known = sorted(offers)
     pod = spec.pod
-    if pod.cloud == "all":
-        return []  # the list is priced for one cloud; a type offered only in the other would look unknown
-    kind = "spot" if pod.interruptible else "on-demand"
     problems = []
     for index, gpu in enumerate(pod.gpu_types):
-        if gpu in offered:
-            continue
-        close = difflib.get_close_matches(gpu, offered, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else "RunPod's console lists the GPU type IDs."
-        problems.append(Problem("gpu_types", f"{spec.source.where('pod', 'gpu_types', index)}: {gpu!r} is not a GPU "
-                                f"type RunPod offers as {kind} in {pod.cloud} cloud; correct it in the spec ({hint})"))
+        where = spec.source.where("pod", "gpu_types", index)
+        offer = offers.get(gpu)
+        if offer is None:
+            close = difflib.get_close_matches(gpu, known, n=3, cutoff=0.5)
+            names = [repr(c) for c in close]
+            hint = f"did you mean {' or '.join(filter(None, (', '.join(names[:-1]), names[-1])))}?" if close else \
+                "RunPod's console lists the GPU type IDs."
+            problems.append(Problem("gpu_types", f"{where}: {gpu!r} is not a GPU type RunPod knows; correct it in the "
+                                    f"spec ({hint})"))
+        elif offer.price_per_gpu is None:
+            kind = "spot" if pod.interruptible else "on-demand"
+            problems.append(Problem("gpu_types", f"{where}: RunPod does not offer {gpu!r} as {kind} in {pod.cloud} "
+                                    "cloud; choose another GPU type or another pod.cloud."))
     return problems
+
+
+def stock_problems(spec: Spec, plan: Plan) -> list[Problem]:
+    """A new pod whose every candidate has no stock: apply would have no GPU type to try (pure)."""
+    if not gpu_choice.without_stock(plan):
+        return []
+    where = spec.source.where("pod", "gpu_types")
+    return [Problem("gpu_types", f"{where}: none of pod.gpu_types ({', '.join(spec.pod.gpu_types)}) has stock in "
+                                 "RunPod's catalog now; add another GPU type to pod.gpu_types, or plan again later.")]
+
 
 
 def _code_problems(project: Project) -> list[Problem]:

@@ -48,7 +48,7 @@ class RestHandler:
             store = self.sandbox.store
             with store.lock:
                 store.count_call(resolved.operation)
-                fault = store.take_fault(resolved.operation)
+                fault = store.take_fault(resolved.operation, pod_key=caller is not None)
             if caller is not None and resolved.operation not in POD_KEY_OPERATIONS:
                 raise Problem(403, "access denied")
             request = Request(resolved.params, parse_query(url.query), raw_body, caller)

@@ -199,7 +199,7 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
         problems = validate(SCHEMA, document)
         with store.lock:
             store.count_call(operation)
-            fault = None if problems else store.take_fault(operation)
+            fault = None if problems else store.take_fault(operation, pod_key=caller_pod is not None)
         if problems:
             self._json(400, {"errors": [e.formatted for e in problems]})
         elif fault is not None:
@@ -278,6 +278,7 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             body=body,
             hang_seconds=float(args.get("hang_seconds") or 35.0),
             retry_after=int(args.get("retry_after") or 1),
+            pod_key_only=bool(args.get("pod_key")),
         )
         with self.sandbox.store.lock:
             self.sandbox.store.faults[operation] = fault

@@ -118,6 +118,7 @@ class Fault:
     body: str
     hang_seconds: float
     retry_after: int = 1  # seconds in a 429's Retry-After header
+    pod_key_only: bool = False  # only calls made with a pod's own key (RUNPOD_API_KEY inside a pod) meet it
 
 
 class Store:
@@ -194,10 +195,11 @@ class Store:
     def count_call(self, operation: str) -> None:
         self.calls[operation] = self.calls.get(operation, 0) + 1
 
-    def take_fault(self, operation: str) -> Fault | None:
-        """The armed fault for this operation, if any, counting one use of it."""
+    def take_fault(self, operation: str, pod_key: bool = False) -> Fault | None:
+        """The armed fault for this operation, if any, counting one use of it; a fault for pod keys
+        lets the account key's calls pass untouched."""
         fault = self.faults.get(operation)
-        if fault is None:
+        if fault is None or fault.pod_key_only and not pod_key:
             return None
         fault.remaining -= 1
         if fault.remaining <= 0:

@@ -105,6 +105,18 @@ class RestProvider:
     def stop_pod(self, pod_id: str) -> None:
         self._action(pod_id, "stop", done=lambda status: status in _STOPPED)
 
+    def restart_pod(self, pod_id: str) -> None:
+        """v2's restart; a pod still booting (which RunPod lets only stop) is stopped and started."""
+        try:
+            self._client.call(f"restart pod {pod_id}", "POST", f"/pods/{segment(pod_id)}/action",
+                              body=models.PodActionRequest(action="restart").body())
+        except ActionConflictError:
+            pod = self.get_pod(pod_id)
+            if pod is None or pod.status not in (PodStatus.PROVISIONING, PodStatus.STARTING):
+                raise
+            self.stop_pod(pod_id)
+            self.resume_pod(pod_id, pod.gpu_count or 1)
+
     def terminate_pod(self, pod_id: str) -> None:
         """Terminate; a pod that is already gone is not an error."""
         try:

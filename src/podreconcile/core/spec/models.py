@@ -73,8 +73,9 @@ class PodSpec(_Model):
     gpu_types: Annotated[list[Text], AfterValidator(_unique)] = Field(
         min_length=1, examples=["[NVIDIA GeForce RTX 4090, NVIDIA RTX A6000]"],
         description=(
-            "RunPod GPU type IDs in order of preference. When RunPod has no capacity for one, the "
-            "next is tried. A pod whose GPU type is no longer in the list is replaced."
+            "RunPod GPU type IDs in order of preference. The plan shows each with the stock and price "
+            "of RunPod's catalog; apply skips those without stock, and when RunPod has no capacity for "
+            "one, the next is tried. A pod whose GPU type is no longer in the list is replaced."
         ),
     )
     gpu_count: int = Field(1, ge=1, le=8, examples=["1"], description="GPUs per pod, 1 to 8.")

@@ -461,7 +461,10 @@ def render_reference() -> str:
         name = rule.__name__.replace("_", " ")
         out.append(f"- **{name}**: {_md(inspect.getdoc(rule).splitlines()[0])}")
     out += ["", "## What a change does", "",
-            "Every field has one policy, which `plan` follows and shows: *changed in place*; *applied at "
+            "Every field has one policy, which `plan` follows and shows: *changed in place* (`~ update "
+            "pod`: RunPod's v2 PATCH; a stopped pod takes it at its next start, a running pod restarts, "
+            "which never happens under a live run unless `apply --replace-now`; the pod's volume disk and "
+            "its checkpoints stay); *applied at "
             "the next start* (the pod keeps running as it is until then); *forces a replacement* (a new "
             "pod; never under a live run unless `apply --replace-now`: the change waits for the run's end, "
             "and after a finished run it waits for the next run); *waits for the next run* (a live or "
