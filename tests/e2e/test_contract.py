@@ -37,7 +37,7 @@ def test_a_saved_plan_whose_start_would_now_need_a_replace_is_refused_naming_it(
     assert [a["kind"] for a in actions] == ["start_pod", "sync_code", "upload_data", "launch_run"]
     assert "contingency" not in actions[0], "no network volume: no replacement branch"
 
-    project.sandbox.cli("fault", "podResume", "--times", "1", "--error", "host-gpus-busy")
+    project.sandbox.cli("fault", "v2.pods.action", "--times", "1", "--error", "host-gpus-busy")
     refused = project.cli("apply", str(saved))
     assert refused.returncode == 1, refused.stdout
     assert f"Pod {pod_id} cannot start: its host has no free GPU" in refused.stderr
