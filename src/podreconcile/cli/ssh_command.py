@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from podreconcile.cli import wiring
-from podreconcile.cli.commands import SpecOption
+from podreconcile.cli.options import SpecOption
 from podreconcile.cli.render import Progress, finish
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
