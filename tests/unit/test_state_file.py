@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from podreconcile.cli.commands import lock_seconds
+from podreconcile.cli.options import lock_seconds
 from podreconcile.core.errors import UserError
 from podreconcile.core.state import State
 from podreconcile.engine.state_file import StateFile

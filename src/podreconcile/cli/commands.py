@@ -11,6 +11,12 @@ from pathlib import Path
 import typer
 
 from podreconcile.cli import wiring
+from podreconcile.cli.options import (
+    LockTimeoutOption,
+    SpecOption,
+    lock_seconds,
+    print_line,
+)
 from podreconcile.cli.render import (
     Progress,
     plan_json,
@@ -24,9 +30,7 @@ from podreconcile.core.observation import Observation
 from podreconcile.core.plan import Plan
 from podreconcile.core.planner import Options, run_alive
 from podreconcile.core.planner import plan as make_plan
-from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.state import STOPPED, LastRun, State
-from podreconcile.core.terminal_text import printable
 from podreconcile.engine import day2, gpu_offers, preflight, saved_plans
 from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
 from podreconcile.engine.follow import follow
@@ -34,11 +38,6 @@ from podreconcile.engine.observe import Connection, observe
 from podreconcile.engine.project import Project, load_project
 from podreconcile.engine.state_file import now
 
-SpecOption = typer.Option(None, "-f", "--file", metavar="SPEC",
-                          help="The podspec, or a folder holding podspec.yaml [default: podspec.yaml here or in a parent folder].")
-LockTimeoutOption = typer.Option(
-    None, "--lock-timeout", metavar="DURATION",
-    help="Wait up to this long (e.g. 30s, 5m) for another command to release the lock; default 0: fail at once naming it.")
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
 ENDED_BY_SIGNAL = re.compile(r"^podreconcile: attempt ended: signal (\w+),")
@@ -60,15 +59,6 @@ def register(app: typer.Typer) -> None:
 def _options(project: Project, force_restart: bool, adopt_pod_id: str | None = None,
              replace_now: bool = False) -> Options:
     return day2.options(project, force_restart, adopt_pod_id, replace_now)
-
-
-def lock_seconds(text: str | None) -> float:
-    if not text or text.strip() in ("0", "0s"):
-        return 0
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise UserError(f"--lock-timeout: {error}.") from None
 
 
 ReplaceNowOption = typer.Option(
@@ -267,7 +257,7 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
         found = ENDED_BY_SIGNAL.match(line)
         if found:
             signalled.append(found.group(1))
-        _print_line(line)
+        print_line(line)
 
     try:
         progress.step(f"following the training log of run {project.run_name} (Ctrl+C detaches; training goes on)")
@@ -299,8 +289,3 @@ def _remember_outcome(project: Project, ending, stopped: bool = False) -> None:
         states.write(states.read().with_(last_run=LastRun(project.run_name, state, ending.attempt, ending.exit_code, now())))
     finally:
         states.unlock()
-
-
-def _print_line(line: str) -> None:
-    sys.stdout.write(printable(line) + "\n")  # the pod's text: no escape sequence reaches the terminal
-    sys.stdout.flush()

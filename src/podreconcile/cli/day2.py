@@ -17,11 +17,11 @@ import typer
 
 from podreconcile.cli import pull as pull_cli
 from podreconcile.cli import user_stop, wiring
-from podreconcile.cli.commands import (
+from podreconcile.cli.options import (
     LockTimeoutOption,
     SpecOption,
-    _print_line,
     lock_seconds,
+    print_line,
 )
 from podreconcile.cli.render import Progress, use_colour
 from podreconcile.cli.status import status_dict, status_text
@@ -83,7 +83,7 @@ def logs_command(
     provider = wiring.provider(project)
     if follow_ and not start:
         try:
-            ending = day2.follow_log(project, provider, conn, _print_line, Progress().info, tail)
+            ending = day2.follow_log(project, provider, conn, print_line, Progress().info, tail)
         except KeyboardInterrupt:
             return
         finally:

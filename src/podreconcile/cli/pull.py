@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from podreconcile.cli import wiring
-from podreconcile.cli.commands import LockTimeoutOption, SpecOption, lock_seconds
+from podreconcile.cli.options import LockTimeoutOption, SpecOption, lock_seconds
 from podreconcile.cli.render import Progress
 from podreconcile.engine import pull
 from podreconcile.engine.project import load_project

@@ -18,12 +18,11 @@ from pathlib import Path
 import typer
 
 from podreconcile.cli import wiring
-from podreconcile.cli.commands import SpecOption
+from podreconcile.cli.options import SpecOption
 from podreconcile.cli.render import Progress, finish
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodFacts, PodStatus
-from podreconcile.core.ownership import identify_pod
-from podreconcile.engine import retry
+from podreconcile.engine import day2
 from podreconcile.engine.observe import wait_for_ssh_port
 from podreconcile.engine.project import Project, load_project
 
@@ -51,13 +50,12 @@ def ssh_command(
 
 
 def _running_pod(project: Project) -> PodFacts:
+    """Our pod, by the ownership rules every day-2 command follows; a booting one is waited for."""
     provider = wiring.provider(project)
-    pods = retry.call(provider.list_pods)
-    pod, _, _ = identify_pod(project.spec.pod_name, project.state_file.read(), pods, project.settings.pod_id)
-    if pod is None:
-        raise UserError(f"No pod exists for {project.spec.pod_name}; `podreconcile apply` creates it.")
-    if pod.status is not PodStatus.RUNNING:
-        raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` starts it (or `logs --start` to read the log).")
+    pod = day2.current_pod(project, provider)
+    if not pod.status.is_up:
+        how = "stopped" if pod.status is PodStatus.EXITED else f"in status {pod.status.value}"
+        raise UserError(f"Pod {pod.id} is {how}; `podreconcile apply` starts it (or `logs --start` to read the log).")
     if pod.ssh is None:
         pod = wait_for_ssh_port(provider, pod.id, on_wait=Progress().waiting)
     return pod
