@@ -11,39 +11,33 @@ import traceback
 
 import typer
 
-from podreconcile.cli import sandbox as sandbox_cli
+from podreconcile.cli import catalog
 from podreconcile.core.errors import PodreconcileError, UserError
-from podreconcile.sandbox.daemon import SandboxError
-
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Declarative GPU training on RunPod: podspec.yaml -> plan -> apply.",
-)
-app.add_typer(sandbox_cli.app, name="sandbox")
 
 _debug = {"on": False}
 
 
-@app.callback()
 def _options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors.")) -> None:
     _debug["on"] = debug
 
 
-def _load_commands() -> None:
-    from podreconcile.cli import commands
-
-    commands.register(app)
+def _app(argv: list[str]) -> typer.Typer:
+    """The command tree for this invocation: only the modules the named command needs are imported."""
+    app = typer.Typer(
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        help="Declarative GPU training on RunPod: podspec.yaml -> plan -> apply.",
+    )
+    app.callback()(_options)
+    catalog.register(app, argv)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
-    from podreconcile.cli.render import Progress
-    from podreconcile.engine import retry
-
-    _load_commands()
-    retry.on_retry.set(Progress().retrying)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        app = _app(argv)
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
         code = app(args=argv, standalone_mode=False)
     except SystemExit as exit_:
@@ -69,7 +63,7 @@ def _render(error: BaseException) -> int:
         return 1
     if _debug["on"]:
         traceback.print_exception(error, file=sys.stderr)
-    if isinstance(error, (UserError, PodreconcileError, SandboxError)):
+    if isinstance(error, (UserError, PodreconcileError, *catalog.loaded_errors())):
         print(f"Error: {error}", file=sys.stderr)
     else:
         print(f"Error: unexpected {type(error).__name__}; run again with --debug for the traceback.", file=sys.stderr)
