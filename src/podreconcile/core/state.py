@@ -22,6 +22,7 @@ class LastRun:
 class HostKey:
     start: str  # PodFacts.start_identity of the pod start the key was first seen in
     key: str
+    endpoint: str | None = None  # "host:port" of that start: the next command starts its handshake there early
 
 
 @dataclass(frozen=True)

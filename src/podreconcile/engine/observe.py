@@ -23,9 +23,11 @@ from podreconcile.core.ownership import identify_pod
 from podreconcile.core.ports import PodShell, Provider, ShellConnector
 from podreconcile.core.state import HostKey, State
 from podreconcile.engine import codesync, datasync, gitsync, pod_steps, retry
+from podreconcile.engine.early_ssh import EarlySession, parse_endpoint
 from podreconcile.engine.project import Project
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
+EARLY_TIMEOUT = 10.0  # the early handshake's own bound; the regular connect retries after it
 
 
 class Connection:
@@ -35,28 +37,60 @@ class Connection:
         self.persist = persist_host_key
         self._session: PodShell | None = None
         self._start: str | None = None
+        self._early: EarlySession | None = None
+
+    def connect_early(self, state: State) -> None:
+        """Start the handshake to the last known start's endpoint now; `session` takes it if the pod is still there."""
+        known = state.host_key
+        endpoint = parse_endpoint(known.endpoint) if known else None
+        if endpoint is None or self._session or self._early:
+            return
+        key = self.project.ssh_key()
+        self._early = EarlySession(known.start, endpoint, lambda: self._connect(
+            endpoint, key, pinned_key=known.key, timeout=EARLY_TIMEOUT))
 
     def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
             return self._session
+        early, self._early = self._early, None
         self.close()
         if pod.ssh is None:
+            if early:
+                early.abandon()
             raise TemporaryError(f"pod {pod.id} has no SSH port yet")
+        if early:
+            session = self._take(early, pod)
+            if session:
+                return session
         state = self.project.state_file.read()
         pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
         key = self.project.ssh_key()
         session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
                              first_wait=0.25, max_wait=4.0)
-        if pinned is None and self.persist:
+        if self.persist and (pinned is None or state.host_key.endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
-                host_key=HostKey(pod.start_identity, session.host_key)))
+                host_key=HostKey(pod.start_identity, session.host_key, str(pod.ssh))))
+        self._session, self._start = session, pod.start_identity
+        return session
+
+    def _take(self, early: EarlySession, pod: PodFacts) -> PodShell | None:
+        if early.start != pod.start_identity or early.endpoint != pod.ssh:
+            early.abandon()  # another start: another port and host key
+            return None
+        session = early.take(EARLY_TIMEOUT)
+        if session is None or not session.is_alive():
+            if session:
+                session.close()
+            return None
         self._session, self._start = session, pod.start_identity
         return session
 
     def close(self) -> None:
         if self._session:
             self._session.close()
-        self._session = self._start = None
+        if self._early:
+            self._early.abandon()
+        self._session = self._start = self._early = None
 
 
 def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], None] = lambda _: None,
@@ -85,6 +119,7 @@ def observe(project: Project, provider: Provider, state: State, conn: Connection
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
             ssh_deadline: float = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable."""
+    conn.connect_early(state)  # the handshake overlaps the API call
     pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
