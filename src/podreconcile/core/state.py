@@ -22,7 +22,6 @@ class LastRun:
 class HostKey:
     start: str  # PodFacts.start_identity of the pod start the key was first seen in
     key: str
-    endpoint: str | None = None  # "host:port" of that start: the next command starts its handshake there early
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class State:
     pod_config: dict | None = None  # the spec's immutable pod fields the pod was created with
     create_pending: str | None = None  # pod name being created; set before create, cleared after
     host_key: HostKey | None = None
+    ssh_endpoint: str | None = None  # "host:port" of host_key's start: the next command's handshake starts there early
     last_run: LastRun | None = None
     extra: dict = field(default_factory=dict)  # fields of newer formats, kept as they were
 
@@ -52,6 +52,7 @@ def parse_state(raw: dict) -> State:
         pod_config=raw.get("pod_config"),
         create_pending=raw.get("create_pending"),
         host_key=HostKey(**host_key) if isinstance(host_key, dict) else None,
+        ssh_endpoint=raw.get("ssh_endpoint"),
         last_run=LastRun(**{k: v for k, v in last_run.items() if k in LastRun.__dataclass_fields__})
         if isinstance(last_run, dict) else None,
         extra={k: v for k, v in raw.items() if k not in known},

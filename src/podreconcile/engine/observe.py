@@ -42,7 +42,7 @@ class Connection:
     def connect_early(self, state: State) -> None:
         """Start the handshake to the last known start's endpoint now; `session` takes it if the pod is still there."""
         known = state.host_key
-        endpoint = parse_endpoint(known.endpoint) if known else None
+        endpoint = parse_endpoint(state.ssh_endpoint) if known else None
         if endpoint is None or self._session or self._early:
             return
         key = self.project.ssh_key()
@@ -67,9 +67,9 @@ class Connection:
         key = self.project.ssh_key()
         session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
                              first_wait=0.25, max_wait=4.0)
-        if self.persist and (pinned is None or state.host_key.endpoint != str(pod.ssh)):
+        if self.persist and (pinned is None or state.ssh_endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
-                host_key=HostKey(pod.start_identity, session.host_key, str(pod.ssh))))
+                host_key=HostKey(pod.start_identity, session.host_key), ssh_endpoint=str(pod.ssh)))
         self._session, self._start = session, pod.start_identity
         return session
 
