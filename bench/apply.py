@@ -35,6 +35,7 @@ def run(ctx: Context) -> list[Row]:
     project.edit("configs/tiny.yaml", **SHORT_TRAINING)
     project.cli("apply", "--yes", "--detach")
     pod_id = project.pod_id
+    ctx.shape(pod_id)
     wait_until(lambda: stopped(ctx, pod_id), 300)
     final = ctx.pod_volume(pod_id) / "tiny" / "outputs" / "tiny_run" / "final_model.json"
     env = {**ctx.env, "POD_ID": pod_id, "KEY": str(ctx.key), "CODE_DIR": str(project.root), "FOLLOW": "0"}

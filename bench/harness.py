@@ -42,6 +42,7 @@ class Context:
     runs: int
     latency: float  # seconds of round trip asked for; applied only when the sandbox can emulate it
     quick: bool
+    full: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -73,13 +74,29 @@ class Context:
         return self.graphql(f'{{ pod(input: {{podId: "{pod_id}"}}) {{ id desiredStatus runtime {{ ports '
                             '{ ip publicPort privatePort } } } }')["pod"]
 
-    def ssh_port(self, pod_id: str) -> int | None:
+    def ssh_endpoint(self, pod_id: str) -> tuple[str, int] | None:
         runtime = self.pod(pod_id).get("runtime") or {}
-        return next((p["publicPort"] for p in runtime.get("ports") or [] if p["privatePort"] == 22), None)
+        return next(((p["ip"], p["publicPort"]) for p in runtime.get("ports") or [] if p["privatePort"] == 22), None)
+
+    def ssh_port(self, pod_id: str) -> int | None:
+        endpoint = self.ssh_endpoint(pod_id)
+        return endpoint[1] if endpoint else None
+
+    def ssh_env(self, pod_id: str) -> dict[str, str]:
+        """What the baselines need to reach the pod: HOST, PORT and KEY."""
+        host, port = wait_until(lambda: self.ssh_endpoint(pod_id))
+        return {**self.env, "HOST": host, "PORT": str(port), "KEY": str(self.key)}
+
+    def shape(self, pod_id: str) -> None:
+        """Put the pod behind the emulated link (half the round trip each way), when one was asked for."""
+        if self.latency:
+            delay = f"{self.latency * 1000 / 2:g}ms"
+            subprocess.run(["podreconcile", "sandbox", "link", pod_id, "--delay", delay, "--home", str(self.home)],
+                           env=self.env, check=True, capture_output=True)
 
 
 @contextlib.contextmanager
-def sandbox(runs: int, latency: float = 0.0, quick: bool = False, boot_delay: float = BOOT_DELAY):
+def sandbox(runs: int, latency: float = 0.0, quick: bool = False, full: bool = False, boot_delay: float = BOOT_DELAY):
     with tempfile.TemporaryDirectory(prefix="podreconcile-bench-") as tmp:
         tmp = Path(tmp)
         key = tmp / "key"
@@ -90,7 +107,7 @@ def sandbox(runs: int, latency: float = 0.0, quick: bool = False, boot_delay: fl
         try:
             query = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"
             daemon.graphql(running, query, {"k": key.with_suffix(".pub").read_text().strip()})
-            yield Context(home, tmp, running, key, runs, latency, quick)
+            yield Context(home, tmp, running, key, runs, latency, quick, full)
         finally:
             daemon.down(home)
 

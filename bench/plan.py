@@ -15,6 +15,7 @@ def converged(ctx: Context, name: str) -> Project:
     project = Project(ctx, name, run__stop_pod_when_done=False)
     project.edit("configs/tiny.yaml", **LONG_TRAINING)
     project.cli("apply", "--yes", "--detach")
+    ctx.shape(project.pod_id)
     wait_until(lambda: (ctx.pod_volume(project.pod_id) / ".podreconcile" / "runs" / "tiny_run" / "status.json").exists())
     return project
 
@@ -22,8 +23,7 @@ def converged(ctx: Context, name: str) -> Project:
 def measure_plan(ctx: Context, project: Project, bench: str, before_rev: str | None = None,
                  with_floor: bool = True) -> list[Row]:
     pod_id = project.pod_id
-    port = ctx.ssh_port(pod_id)
-    floor_env = {**ctx.env, "PORT": str(port), "KEY": str(ctx.key)}
+    floor_env = ctx.ssh_env(pod_id)
     trees = variants(ctx, before_tree(ctx, before_rev))
     floor = Row(bench, "floor (curl + ssh)")
     walls = [Row(bench, label, baseline=floor.variant if with_floor else None) for label, _ in trees]

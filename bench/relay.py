@@ -8,8 +8,8 @@ import threading
 
 
 class CountingRelay:
-    def __init__(self, target_port: int) -> None:
-        self.target = ("127.0.0.1", target_port)
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
         self.sent = 0  # client -> server bytes, SSH framing and encryption included
         self.connections = 0
         self._lock = threading.Lock()

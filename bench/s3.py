@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 
-from harness import BASELINE, Context, Project, timed, wait_until
+from harness import BASELINE, Context, Project, timed
 from plan import LONG_TRAINING
 from table import Row
 
@@ -43,8 +43,9 @@ def run(ctx: Context) -> list[Row]:
     project = Project(ctx, "bench-s3", run__stop_pod_when_done=False)
     project.edit("configs/tiny.yaml", **LONG_TRAINING)
     project.cli("apply", "--yes", "--detach")
-    port = wait_until(lambda: ctx.ssh_port(project.pod_id))
-    sync_env = {**env, "PORT": str(port), "KEY": str(ctx.key)}
+    ctx.shape(project.pod_id)
+    sync_env = ctx.ssh_env(project.pod_id)
+    port = sync_env["PORT"]
     bench = f"upload {total / 1e6:.0f} MB in {len(files)} files"
     floor, ours = Row(bench, "rsync over SSH"), Row(bench, "S3 adapter", baseline="rsync over SSH")
     items = [UploadItem(f, f"data/{f.relative_to(data)}") for f in files]

@@ -30,13 +30,13 @@ def add_code(project: Project, count: int) -> None:
     project.commit()
 
 
-def run(ctx: Context, full: bool = False) -> list[Row]:
+def run(ctx: Context) -> list[Row]:
     project = converged(ctx, "bench-scale")
     rows: list[Row] = []
     for count in (1, 100, 1000):
         add_checkpoints(ctx, project, count)
         rows += _walls(measure_plan(ctx, project, f"plan vs checkpoints: {count:,}", with_floor=False))
-    sizes = (100, 1_000) if ctx.quick else (100, 1_000, 10_000, 100_000) if full else (100, 1_000, 10_000)
+    sizes = (100, 1_000) if ctx.quick else (100, 1_000, 10_000, 100_000) if ctx.full else (100, 1_000, 10_000)
     for count in sizes:
         add_code(project, count)
         project.cli("apply", "--yes", "--detach", timeout=1800)  # syncs the new files; training goes on

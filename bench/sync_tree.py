@@ -34,8 +34,9 @@ def run(ctx: Context) -> list[Row]:
     project.commit()
     project.cli("apply", "--yes", "--detach")  # a pod with SSH; its own code folder is not used below
     pod_id = project.pod_id
-    port = wait_until(lambda: ctx.ssh_port(pod_id))
-    relay = CountingRelay(port)
+    ctx.shape(pod_id)
+    host, port = wait_until(lambda: ctx.ssh_endpoint(pod_id))
+    relay = CountingRelay(host, port)
     env = {**ctx.env, "PORT": str(relay.port), "KEY": str(ctx.key)}
     label = f"sync {small:,} small + {large} x {large_mb} MB files"
     rows = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from pathlib import Path
 from dataclasses import dataclass, field
 
 
@@ -99,3 +100,16 @@ def dump(rows: list[Row]) -> str:
 
 def load(text: str) -> list[Row]:
     return [Row(**raw) for raw in json.loads(text)]
+
+
+def write_section(path: Path, key: str, table: str) -> None:
+    """Replace this link's section of the results file (loopback and each latency keep their own)."""
+    begin, end = f"<!-- bench:{key}:begin -->", f"<!-- bench:{key}:end -->"
+    text = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{table}{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    path.write_text(text)

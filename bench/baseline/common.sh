@@ -7,12 +7,12 @@ api() {  # one GraphQL call
        -d "$(jq -cn --arg q "$1" '{query: $q}')" "$RUNPOD_API_BASE_URL/graphql"
 }
 
-ssh_port() {  # the public port of the pod's 22/tcp, empty while it boots
-  api "{ pod(input: {podId: \"$1\"}) { runtime { ports { privatePort publicPort } } } }" |
-    jq -r '.data.pod.runtime.ports[]? | select(.privatePort == 22) | .publicPort'
+ssh_endpoint() {  # "IP PORT" of the pod's 22/tcp, empty while it boots
+  api "{ pod(input: {podId: \"$1\"}) { runtime { ports { ip privatePort publicPort } } } }" |
+    jq -r '.data.pod.runtime.ports[]? | select(.privatePort == 22) | "\(.ip) \(.publicPort)"'
 }
 
 pod_ssh() {  # pod_ssh PORT COMMAND...
   local port=$1; shift
-  ssh "${SSH_OPTS[@]}" -p "$port" root@127.0.0.1 "$@"
+  ssh "${SSH_OPTS[@]}" -p "$port" "root@${HOST:-127.0.0.1}" "$@"
 }

@@ -4,4 +4,4 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 : "${PORT:?}"
-rsync -a --delete --stats --exclude .git --exclude .podreconcile --exclude .runpod.env -e "ssh ${SSH_OPTS[*]} -p $PORT" "$1/" "root@127.0.0.1:$2/"
+rsync -a --delete --stats --exclude .git --exclude .podreconcile --exclude .runpod.env -e "ssh ${SSH_OPTS[*]} -p $PORT" "$1/" "root@${HOST:-127.0.0.1}:$2/"

@@ -11,14 +11,16 @@ REMOTE=/workspace/tiny
 
 api "mutation { podResume(input: {podId: \"$POD_ID\", gpuCount: 1}) { id desiredStatus } }" > /dev/null
 while true; do
-  port=$(ssh_port "$POD_ID")
+  read -r HOST port <<< "$(ssh_endpoint "$POD_ID")" || true
   if [ -n "$port" ] && pod_ssh "$port" true 2>/dev/null; then break; fi
   echo "waiting for the pod..."
   sleep "$POLL"
 done
 pod_ssh "$port" "mkdir -p $REMOTE"
-rsync -az --delete --exclude .git --exclude outputs/ --exclude logs/ -e "ssh ${SSH_OPTS[*]} -p $port" "$CODE_DIR/" "root@127.0.0.1:$REMOTE/"
-pod_ssh "$port" "cd $REMOTE && python3 -m pip install -q --disable-pip-version-check -r requirements.txt"
+rsync -az --delete --exclude .git --exclude outputs/ --exclude logs/ -e "ssh ${SSH_OPTS[*]} -p $port" "$CODE_DIR/" "root@${HOST:-127.0.0.1}:$REMOTE/"
+# PIP_BREAK_SYSTEM_PACKAGES: the sandbox's pods run the host's Debian python3, which refuses pip without it
+# (RunPod's pytorch images do not); the install itself is what the script always did.
+pod_ssh "$port" "cd $REMOTE && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check -r requirements.txt"
 pod_ssh "$port" "cd $REMOTE && tmux new-session -d -s train 'python3 scripts/train.py --config configs/tiny.yaml > train.log 2>&1'"
 if [ "${FOLLOW:-1}" = 1 ]; then
   pod_ssh "$port" "tail -f $REMOTE/train.log"
