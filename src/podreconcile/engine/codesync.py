@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shlex
+import stat
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ _HEAD_MEMBER = ".podreconcile-sync-head.json"
 _TAIL_MEMBER = ".podreconcile-sync-tail.json"
 _RESERVED = {MANIFEST_NAME, REVISION_NAME, _HEAD_MEMBER, _TAIL_MEMBER}
 _BLOCK = 1 << 20
+_WILDCARDS = frozenset("*?[")
 
 
 class FileEntry(NamedTuple):
@@ -110,6 +112,10 @@ def _matches(parts: list[str], pattern: str) -> bool:
     dir_only = pattern.endswith("/")
     pat_parts = pattern.strip("/").split("/")
     anchored = pattern.startswith("/") or len(pat_parts) > 1
+    if not anchored and not _WILDCARDS.intersection(pat_parts[0]):
+        # The common `data/` or `name`: a plain name anywhere (a folder's only: not the last part).
+        # The same answer as the loop below, without fnmatch per part: plan runs this for every file.
+        return pat_parts[0] in (parts[:-1] if dir_only else parts)
     starts = [0] if anchored else range(len(parts))
     for i in starts:
         end = i + len(pat_parts)
@@ -136,8 +142,12 @@ def local_manifest(repo_dir: Path, exclude: Iterable[str] = ()) -> Manifest:
     for rel in tracked_files(repo_dir):
         if rel in _RESERVED or is_excluded(rel, exclude):
             continue
-        path = Path(repo_dir, rel)
-        if path.is_file() and not path.is_symlink():
+        path = os.path.join(repo_dir, rel)
+        try:
+            regular = stat.S_ISREG(os.lstat(path).st_mode)  # one stat: not a symlink, not a folder
+        except OSError:
+            continue  # deleted since `git ls-files`
+        if regular:
             manifest[rel] = _hash_file(path)
     return manifest
 
@@ -151,11 +161,11 @@ def revision(repo_dir: Path) -> Revision:
     return Revision(head.stdout.decode().strip(), dirty=bool(status.stdout.strip()))
 
 
-def _hash_file(path: Path) -> FileEntry:
+def _hash_file(path: Path | str) -> FileEntry:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        executable = bool(os.fstat(f.fileno()).st_mode & 0o100)
+        st = os.fstat(f.fileno())
+        size, executable = st.st_size, bool(st.st_mode & 0o100)
         for block in iter(lambda: f.read(_BLOCK), b""):
             digest.update(block)
     return FileEntry(size, digest.hexdigest(), executable)
