@@ -41,3 +41,8 @@ def test_help_imports_no_command_module_nor_ssh_http_or_s3():
              or m.startswith(("podreconcile.engine", "podreconcile.adapters", "podreconcile.sandbox",
                               "podreconcile.cli.commands"))]
     assert heavy == []
+
+
+def test_the_ssh_adapter_spares_paramiko_its_invoke_import():
+    code = "import sys, podreconcile.adapters.ssh; print(sys.modules.get('invoke') is None)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
