@@ -23,6 +23,7 @@ import shlex
 import stat
 import subprocess
 import tarfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -215,7 +216,7 @@ def plan_sync(
 
 def remote_manifest(session: PodShell, code_path: str, paths: Iterable[str]) -> RemoteManifest:
     """One round trip: the pod's view of `paths` and of what the previous sync wrote."""
-    request = json.dumps({"paths": sorted(paths)}).encode()
+    request = zlib.compress(json.dumps({"paths": sorted(paths)}).encode())  # ~8x smaller: paths repeat
     result = session.run(
         _script_command("manifest", code_path), stdin=request, what="reading the pod's code manifest"
     )
@@ -273,8 +274,11 @@ class _Packer:
         yield from _json_member(_HEAD_MEMBER, head)
         for rel in self._diff.send:
             yield from self._file_member(rel)
-        manifest = {rel: list(entry) for rel, entry in self._manifest.items()}
-        yield from _json_member(_TAIL_MEMBER, {"manifest": manifest, "revision": self._rev})
+        # The pod describes unchanged files itself (its size+mtime cache): it needs their paths, and
+        # the entries of the files sent only. Sending every entry cost ~140 bytes per tracked file.
+        sent = {rel: list(self._manifest[rel]) for rel in self._diff.send}
+        tail = {"paths": sorted(self._manifest), "sent": sent, "revision": self._rev}
+        yield from _json_member(_TAIL_MEMBER, tail, compress=True)
         yield b"\0" * (2 * tarfile.BLOCKSIZE)  # end of archive
 
     def _file_member(self, rel: str) -> Iterator[bytes]:
@@ -309,8 +313,9 @@ def _changed_meanwhile(rel: str) -> UserError:
     return UserError(f"{rel} changed while being synced: run the command again")
 
 
-def _json_member(name: str, value: object) -> Iterator[bytes]:
+def _json_member(name: str, value: object, compress: bool = False) -> Iterator[bytes]:
     data = json.dumps(value).encode()
+    data = zlib.compress(data) if compress else data
     yield _header(name, len(data), 0o644, 0)
     yield data + _padding(len(data))
 
