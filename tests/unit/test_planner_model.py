@@ -268,6 +268,9 @@ class FakePodWork:
     guard_problem = None
     volume = None  # no S3 in the model
 
+    def connect_early(self, state) -> None:
+        pass  # no handshakes in the model
+
     def __init__(self, world: World) -> None:
         self.world = world
         self.launched: list[dict] = []

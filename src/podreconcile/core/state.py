@@ -37,6 +37,7 @@ class State:
     pod_config: dict | None = None  # the spec's immutable pod fields the pod was created with
     create_pending: str | None = None  # pod name being created; set before create, cleared after
     host_key: HostKey | None = None
+    ssh_endpoint: str | None = None  # "host:port" of host_key's start: the next command's handshake starts there early
     last_run: LastRun | None = None
     extra: dict = field(default_factory=dict)  # fields of newer formats, kept as they were
 
@@ -64,6 +65,7 @@ def parse_state(raw: dict) -> State:
         create_pending=_typed(raw, "create_pending", str),
         host_key=_host_key(_typed(raw, "host_key", dict)),
         last_run=_last_run(_typed(raw, "last_run", dict)),
+        ssh_endpoint=_typed(raw, "ssh_endpoint", str),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -31,10 +31,12 @@ from podreconcile.engine import (
     retry,
     volume_observe,
 )
+from podreconcile.engine.early_ssh import EarlySession, parse_endpoint
 from podreconcile.engine.project import Project
 from podreconcile.engine.volume_access import VolumeAccess
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
+EARLY_TIMEOUT = 10.0  # the early handshake's own bound; the regular connect retries after it
 
 
 class Connection:
@@ -48,21 +50,51 @@ class Connection:
         self._session: PodShell | None = None
         self._start: str | None = None
         self.guard_problem: str | None = None  # why the pod's idle guard is not armed, if it is not
+        self._early: EarlySession | None = None
+
+    def connect_early(self, state: State) -> None:
+        """Start the handshake to the last known start's endpoint now; `session` takes it if the pod is still there."""
+        known = state.host_key
+        endpoint = parse_endpoint(state.ssh_endpoint) if known else None
+        if endpoint is None or self._session or self._early:
+            return
+        key = self.project.ssh_key()
+        self._early = EarlySession(known.start, endpoint, lambda: self._connect(
+            endpoint, key, pinned_key=known.key, timeout=EARLY_TIMEOUT))
 
     def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
             return self._session
+        early, self._early = self._early, None
         self.close()
         if pod.ssh is None:
+            if early:
+                early.abandon()
             raise TemporaryError(f"pod {pod.id} has no SSH port yet")
+        if early:
+            session = self._take(early, pod)
+            if session:
+                return session
         state = self.project.state_file.read()
         pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
         key = self.project.ssh_key()
         session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
                              first_wait=0.25, max_wait=4.0)
-        if pinned is None and self.persist:
+        if self.persist and (pinned is None or state.ssh_endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
-                host_key=HostKey(pod.start_identity, session.host_key)))
+                host_key=HostKey(pod.start_identity, session.host_key), ssh_endpoint=str(pod.ssh)))
+        self._session, self._start = session, pod.start_identity
+        return session
+
+    def _take(self, early: EarlySession, pod: PodFacts) -> PodShell | None:
+        if early.start != pod.start_identity or early.endpoint != pod.ssh:
+            early.abandon()  # another start: another port and host key
+            return None
+        session = early.take(EARLY_TIMEOUT)
+        if session is None or not session.is_alive():
+            if session:
+                session.close()
+            return None
         self._session, self._start = session, pod.start_identity
         # The net under every command: a pod nobody uses stops itself (remote/runner/idle_guard.py).
         self.guard_problem = idle_guard.arm(session, self.project.spec.pod.idle_timeout, self.project.mount,
@@ -72,7 +104,9 @@ class Connection:
     def close(self) -> None:
         if self._session:
             self._session.close()
-        self._session = self._start = None
+        if self._early:
+            self._early.abandon()
+        self._session = self._start = self._early = None
 
 
 def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], None] = lambda _: None,
@@ -106,6 +140,7 @@ def observe(project: Project, provider: Provider, state: State, work, *,
 
     `work` is the pod-side seam (engine.pod_work.PodWork): over SSH in a command, a fake in a unit test.
     """
+    work.connect_early(state)  # the SSH handshake to the last known endpoint overlaps the API call
     pods, volumes = retry.call(provider.account, deadline=60)
     pods, volumes = tuple(pods), tuple(volumes)
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod

@@ -7,6 +7,7 @@ import stat
 import sys
 import tarfile
 import time
+import zlib
 
 MANIFEST, REVISION = ".podreconcile-manifest.json", ".podreconcile-revision"
 HEAD, TAIL = ".podreconcile-sync-head.json", ".podreconcile-sync-tail.json"
@@ -74,7 +75,7 @@ def read_revision(root):
         return None
 
 def manifest(root):
-    paths = json.load(sys.stdin)["paths"]
+    paths = json.loads(zlib.decompress(sys.stdin.buffer.read()).decode())["paths"]
     cached, manifest_ns = load(root)
     files = {}
     for rel in set(paths) | set(cached):
@@ -136,13 +137,14 @@ def apply(root):
         member = tar.next()
     if member is None:
         raise SystemExit("the tar stream ended early")
-    tail = json.load(tar.extractfile(member))
+    tail = json.loads(zlib.decompress(tar.extractfile(member).read()).decode())
     with open(os.path.join(root, REVISION), "w") as f:
         f.write(tail["revision"] + "\n")
-    sent = set(head["send"])
+    sent = tail["sent"]
     final = {}
-    for rel, (size, digest, _) in tail["manifest"].items():
+    for rel in tail["paths"]:
         if rel in sent:
+            size, digest, _ = sent[rel]
             entry = written(root, rel, size, digest)
         else:  # unchanged: trusted as in manifest(), hashed again if touched since
             entry = describe(root, rel, cached, manifest_ns)

@@ -1,0 +1,52 @@
+"""How `plan`'s cost grows: with 1, 100 and 1,000 checkpoints on the volume, and with 100 to 10,000 (100,000
+with --full) code files; each should stay flat: one API call and one SSH round trip, not one per item."""
+
+from __future__ import annotations
+
+import json
+
+from harness import Context, Project
+from plan import converged, measure_plan
+from table import Row
+
+NAME = "scale"
+
+
+def add_checkpoints(ctx: Context, project: Project, count: int) -> None:
+    outputs = ctx.pod_volume(project.pod_id) / "tiny" / "outputs" / "tiny_run"
+    for step in range(1, count + 1):
+        folder = outputs / f"checkpoint-{step}"
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+
+def add_code(project: Project, count: int) -> None:
+    for i in range(count):
+        path = project.root / "gen" / f"d{i % 100:02d}" / f"f{i}.py"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"X = {i}\n")
+    project.commit()
+
+
+def run(ctx: Context) -> list[Row]:
+    project = converged(ctx, "bench-scale")
+    rows: list[Row] = []
+    for count in (1, 100, 1000):
+        add_checkpoints(ctx, project, count)
+        rows += _walls(measure_plan(ctx, project, f"plan vs checkpoints: {count:,}", with_floor=False))
+    sizes = (100, 1_000) if ctx.quick else (100, 1_000, 10_000, 100_000) if ctx.full else (100, 1_000, 10_000)
+    for count in sizes:
+        add_code(project, count)
+        project.cli("apply", "--yes", "--detach", timeout=1800)  # syncs the new files; training goes on
+        rows += _walls(measure_plan(ctx, project, f"plan vs code files: {count:,}", with_floor=False))
+    project.cli("destroy", "--yes", check=False)
+    return rows
+
+
+def _walls(rows: list[Row]) -> list[Row]:
+    """The wall time and the counts; the before-tree is not measured here."""
+    for row in rows:
+        row.baseline = None
+    return rows
