@@ -37,6 +37,7 @@ from podreconcile.core.ports import (
 from podreconcile.core.state import LastRun
 from podreconcile.engine import datasync, retry
 from podreconcile.engine.observe import observe, wait_for_ssh_port
+from podreconcile.engine.pod_stop import stop_until_stopped
 from podreconcile.engine.pod_work import PodWork
 from podreconcile.engine.project import Project
 from podreconcile.engine.state_file import StateFile, now
@@ -217,7 +218,7 @@ class Applier:
         return False
 
     def _do_stop_pod(self, action: Action) -> None:
-        retry.call(lambda: self.provider.stop_pod(action.pod_id))
+        stop_until_stopped(self.provider, action.pod_id, on_wait=self.report.warn)
 
     def _do_terminate_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.terminate_pod(action.pod_id))

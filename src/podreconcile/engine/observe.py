@@ -7,11 +7,12 @@ trusted on first use per start and pinned for the rest of it: a change within a 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from typing import Callable
 
-from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import (
     CodeFacts,
     DataFacts,
@@ -33,6 +34,17 @@ from podreconcile.engine import (
 from podreconcile.engine.project import Project
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
+# Seconds to wait for a new pod's SSH (port, then sshd) instead of SSH_DEADLINE: a slower boot, or a shorter wait.
+SSH_TIMEOUT_ENV = "PODRECONCILE_SSH_TIMEOUT"
+
+
+def boot_deadline() -> float:
+    """How long a booting pod may take to answer SSH: PODRECONCILE_SSH_TIMEOUT seconds, else SSH_DEADLINE."""
+    raw = os.environ.get(SSH_TIMEOUT_ENV, "").strip()
+    try:
+        return float(raw) if raw and float(raw) > 0 else SSH_DEADLINE
+    except ValueError:
+        raise UserError(f"{SSH_TIMEOUT_ENV}={raw!r} is not a number of seconds; set it to e.g. 900, or unset it.") from None
 
 
 class Connection:
@@ -46,7 +58,7 @@ class Connection:
         self._start: str | None = None
         self.guard_problem: str | None = None  # why the pod's idle guard is not armed, if it is not
 
-    def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> PodShell:
+    def session(self, pod: PodFacts, deadline: float | None = None) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
             return self._session
         self.close()
@@ -55,8 +67,18 @@ class Connection:
         state = self.project.state_file.read()
         pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
         key = self.project.ssh_key()
-        session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
-                             first_wait=0.25, max_wait=4.0)
+        booting = deadline is None  # the full wait of a pod that may still boot, not a quick look
+        deadline = boot_deadline() if booting else deadline
+        try:
+            session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
+                                 first_wait=0.25, max_wait=4.0)
+        except TemporaryError as error:
+            if not booting:
+                raise
+            raise PermanentError(
+                f"Pod {pod.id} published its SSH port, but sshd did not answer within {deadline:.0f} s ({error}). "
+                f"Its image {pod.image} may not start sshd: RunPod's images start it from the PUBLIC_KEY variable, "
+                f"and a custom image must do the same; for a slower boot set {SSH_TIMEOUT_ENV} (seconds).") from None
         if pinned is None and self.persist:
             self.project.state_file.write(self.project.state_file.read().with_(
                 host_key=HostKey(pod.start_identity, session.host_key)))
@@ -73,8 +95,9 @@ class Connection:
 
 
 def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], None] = lambda _: None,
-                      deadline: float = SSH_DEADLINE, sleep=time.sleep) -> PodFacts:
+                      deadline: float | None = None, sleep=time.sleep) -> PodFacts:
     """Poll the pod, backing off from 0.25 s, until RunPod reports its SSH port."""
+    deadline = boot_deadline() if deadline is None else deadline
     started, wait = time.monotonic(), 0.25
     while True:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=60)
@@ -85,8 +108,9 @@ def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], 
             return pod
         elapsed = time.monotonic() - started
         if elapsed > deadline:
-            raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod console.")
-        on_wait(f"waiting for pod {pod_id} to boot and open SSH")
+            raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod "
+                                 f"console (for a slower boot set {SSH_TIMEOUT_ENV}, seconds).")
+        on_wait(f"waiting for pod {pod_id} to boot and open SSH (up to {deadline:.0f} s)")
         sleep(wait)
         wait = min(wait * 1.6, 5.0)
 

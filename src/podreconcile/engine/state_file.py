@@ -47,6 +47,7 @@ class StateFile:
         self.folder.mkdir(parents=True, exist_ok=True)
         payload = {k: v for k, v in asdict(state).items() if k != "extra"}
         payload = {**state.extra, **payload, "format": FORMAT}
+        self._sweep_stray_temps()
         tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
         with open(tmp, "w") as f:
             json.dump(payload, f, indent=2, sort_keys=True)
@@ -58,6 +59,13 @@ class StateFile:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+    def _sweep_stray_temps(self) -> None:
+        """Remove the temp files of writers killed mid-write (SIGKILL): their pid is gone; a live one's stays."""
+        for tmp in self.folder.glob(".state.*.tmp"):
+            pid = tmp.name.split(".")[2]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Forget the pod (after destroy); the folder and its lock stay for the lock's holder."""
@@ -105,6 +113,16 @@ class StateFile:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _holder(fd: int) -> str:
