@@ -126,7 +126,7 @@ class Applier:
     def _reachable(self, obs: Observation) -> Observation:
         """Wait for the pod's SSH (a pod that just started boots), then observe with the session open."""
         self._running_pod()
-        return self.observe(ssh_deadline=120.0)
+        return self.observe(ssh_deadline=None)  # a booting pod's full wait, ending in a clear error
 
     # ---- the branches the plan showed ----
 
@@ -164,7 +164,7 @@ class Applier:
             return self.observe()
         return obs
 
-    def observe(self, ssh_deadline: float = 30.0) -> Observation:
+    def observe(self, ssh_deadline: float | None = 30.0) -> Observation:
         """Observe, and remember the run's outcome so a later plan knows it while the pod is stopped."""
         obs = observe(self.project, self.provider, self.states.read(), self.conn,
                       legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id,

@@ -121,7 +121,7 @@ def paths(project: Project) -> pod_steps.RunPaths:
 
 def observe(project: Project, provider: Provider, state: State, work, *,
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
-            ssh_deadline: float = 30.0) -> Observation:
+            ssh_deadline: float | None = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable.
 
     `work` is the pod-side seam (engine.pod_work.PodWork): over SSH in a command, a fake in a unit test.
