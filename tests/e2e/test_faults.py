@@ -231,6 +231,23 @@ def test_when_every_self_stop_fails_the_next_plan_stops_the_finished_pod(project
     assert project.pod()["desiredStatus"] == "EXITED"
 
 
+# ---- 9. a stalled training ----
+
+def test_a_stalled_training_is_reported_by_status_and_never_killed(project):
+    """9: alive, no new log line or checkpoint for --stalled-after: status says so; plan leaves it running."""
+    project.edit("podspec.yaml", pod__env={"TINY_DATA_FILE": "/workspace/data/tiny.txt", "TINY_STALL_AT_STEP": "10"})
+    assert project.cli("apply", "--yes", "--detach").returncode == 0
+    wait_for_checkpoint(project, 10)
+    assert "STALLED" not in project.cli("status", "--stalled-after", "1h").stdout
+    status = wait_until(lambda: (r := project.cli("status", "--stalled-after", "3s")).returncode == 0
+                        and "STALLED" in r.stdout and r, timeout=60, interval=1)
+    assert "left running" in status.stdout
+    plan = project.cli("plan", "--detailed-exitcode")
+    assert plan.returncode == 0 and "nothing to do" in plan.stdout, plan.stdout
+    assert project.pod()["desiredStatus"] == "RUNNING" and project.status()["state"] == "running"
+    assert project.cli("stop").returncode == 0
+
+
 # ---- 10 and 15. how RunPod's errors are told apart ----
 
 def test_429_retry_after_is_honoured_and_an_html_502_is_transient(project):

@@ -8,11 +8,16 @@ from podreconcile.cli.render import plan_json
 from podreconcile.core.observation import Observation
 from podreconcile.core.ownership import Ownership
 from podreconcile.core.plan import Plan
+from podreconcile.core.spec import format_duration
 from podreconcile.core.state import State
 from podreconcile.engine.project import Project
 
 
-def status_dict(project: Project, state: State, obs: Observation, plan: Plan, owner: Ownership) -> dict:
+STALLED_AFTER_S = 1800  # `status --stalled-after` default: no log line or checkpoint for 30 minutes
+
+
+def status_dict(project: Project, state: State, obs: Observation, plan: Plan, owner: Ownership,
+                stalled_after_s: float = STALLED_AFTER_S) -> dict:
     pod = owner.pod or owner.foreign
     shown = _pod(pod)
     if shown is not None:
@@ -22,7 +27,7 @@ def status_dict(project: Project, state: State, obs: Observation, plan: Plan, ow
     return {
         "spec": project.spec.name,
         "pod": shown,
-        "run": _run(project, obs, state),
+        "run": _run(project, obs, state, stalled_after_s),
         "plan": json.loads(plan_json(plan)),
     }
 
@@ -42,7 +47,7 @@ def _pod(pod) -> dict | None:
     }
 
 
-def _run(project: Project, obs: Observation, state: State) -> dict:
+def _run(project: Project, obs: Observation, state: State, stalled_after_s: float) -> dict:
     run = obs.run
     if run is None:
         last = state.last_run if state.last_run and state.last_run.run_name == project.run_name else None
@@ -61,6 +66,9 @@ def _run(project: Project, obs: Observation, state: State) -> dict:
         "latest_step": latest.step if latest else None,
         "last_log_line": run.log_tail,
         "revision": run.revision,
+        "quiet_seconds": None if run.quiet_seconds is None else int(run.quiet_seconds),
+        "stalled": run.stalled(stalled_after_s),
+        "stalled_after_seconds": int(stalled_after_s),
     }
 
 
@@ -89,6 +97,10 @@ def status_text(info: dict) -> str:
         lines.append(f"      latest complete checkpoint: {checkpoint}")
         if run["last_log_line"]:
             lines.append(f"      last log line: {run['last_log_line']}")
+        if run["stalled"]:
+            lines.append(f"      STALLED: alive, but no new log line or checkpoint for {format_duration(max(1, run['quiet_seconds']))} "
+                         f"(--stalled-after {format_duration(run['stalled_after_seconds'])}); left running: podreconcile "
+                         "never kills a run on an unknown. Look with `podreconcile logs`, stop it with `podreconcile stop`.")
     plan = info["plan"]
     actions = ", ".join(a["kind"].replace("_", " ") for a in plan["actions"]) or "nothing"
     lines.append(f"Plan: {actions}. {plan['summary']}")

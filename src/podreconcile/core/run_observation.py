@@ -88,6 +88,8 @@ class RunFacts:
     python: str | None = None
     venv_ok: bool = True
     launch_id: str | None = None
+    log_age_s: float | None = None  # seconds since current.log last changed (pod's clock)
+    pod_now: float | None = None  # the pod's clock when probed: checkpoint mtimes are on it
 
     @property
     def alive(self) -> bool:
@@ -96,6 +98,19 @@ class RunFacts:
         Either one is enough to refuse a second launch (never two trainings of one run).
         """
         return self.runner_alive or self.tmux_alive
+
+    @property
+    def quiet_seconds(self) -> float | None:
+        """Seconds since the training last showed progress: a log line or a checkpoint (None: unknown)."""
+        ages = [self.log_age_s] if self.log_age_s is not None else []
+        if self.pod_now is not None:
+            ages += [max(0.0, self.pod_now - c.mtime) for c in self.checkpoints if c.mtime is not None]
+        return min(ages) if ages else None
+
+    def stalled(self, after_s: float) -> bool:
+        """Alive, but no new log line or checkpoint for `after_s` seconds. Only reported, never acted on."""
+        quiet = self.quiet_seconds
+        return bool(self.runner_alive and self.status and self.status.active and quiet is not None and quiet >= after_s)
 
     @property
     def current_step(self) -> int | None:
@@ -137,6 +152,8 @@ def parse_probe(text: str) -> RunFacts:
         python=_str(data.get("python")),
         venv_ok=_bool(data.get("venv_ok", True)),
         launch_id=_str(data.get("launch_id")),
+        log_age_s=_seconds(data.get("log_age_s")),
+        pod_now=_seconds(data.get("now")),
     )
 
 
@@ -199,6 +216,12 @@ def _checkpoints(raw: Any) -> tuple[Checkpoint, ...]:
 
 def _bool(value: Any) -> bool:
     return value is True or (isinstance(value, int) and not isinstance(value, bool) and value == 1)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        return None
+    return float(value)
 
 
 def _int(value: Any) -> int | None:

@@ -11,6 +11,7 @@ actions is reported, not executed: the user reviews it and applies again.
 from __future__ import annotations
 
 import secrets
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
@@ -301,7 +302,8 @@ class Applier:
             "mount": self.project.mount,
             "code_path": spec.code.path,
             "output_dir": self.project.output_dir,
-            "command": run.command.format(config=run.config),
+            # The config path is a value, not shell: quoted, as the runner quotes the checkpoint path.
+            "command": run.command.format(config=shlex.quote(run.config)),
             "resume_args": run.resume_args,
             "mode": mode,
             "checkpoint": action.checkpoint if action.mode is LaunchMode.RESUME else None,

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 try:
     import fcntl
@@ -102,6 +103,14 @@ def checkpoints(output_dir: str) -> list:
     return sorted(found, key=lambda c: c["step"])
 
 
+def age_s(path: str):
+    """Seconds since the file last changed, on the pod's clock; None when it is not there."""
+    try:
+        return max(0.0, time.time() - os.stat(path).st_mtime)
+    except OSError:
+        return None
+
+
 def last_line(path: str):
     """The last non-empty line of a log, as a terminal shows it (after the last carriage return)."""
     try:
@@ -136,6 +145,8 @@ def probe(mount: str, run_name: str, output_dir: str, code_path: str, venv=None)
         "checkpoints": checkpoints(output_dir),
         "revision": read_text(os.path.join(code_path, ".podreconcile-revision")) or None,
         "log_tail": last_line(os.path.join(mount, "logs", "current.log")),
+        "log_age_s": age_s(os.path.join(mount, "logs", "current.log")),
+        "now": time.time(),  # the pod's clock, which checkpoint mtimes are on
         "has_rsync": shutil.which("rsync") is not None,
         "python": platform.python_version(),
         "venv_ok": venv_ok(venv),
