@@ -27,6 +27,8 @@ MAX_STEPS = max(600, int(SOAK_SECONDS * 10))
 
 
 def latest_complete(project) -> int:
+    if not project.pods():
+        return 0
     steps = [int(p.name.split("-")[1]) for p in project.checkpoints().glob("checkpoint-*")
              if (p / "trainer_state.json").exists()]
     return max(steps, default=0)
@@ -36,14 +38,17 @@ def test_soak_apply_preempt_apply(project):
     project.edit("configs/tiny.yaml", max_steps=MAX_STEPS, save_steps=SAVE_STEPS, step_seconds=0.02)
     figures = {"rounds": 0, "pods_created": 0, "most_pods_at_once": 0, "runs": 0, "steps_lost": 0, "steps_skipped": 0}
     pod_ids: set[str] = set()
-    resumed_from = 0  # the checkpoint the last apply had to resume from
     started = time.monotonic()
     while time.monotonic() - started < SOAK_SECONDS and latest_complete(project) < MAX_STEPS - 5 * SAVE_STEPS:
+        # Measured now, not at the preemption: the killed container may finish a save in its last moments.
+        resumed_from = latest_complete(project) if figures["rounds"] else 0
         result = project.cli("apply", "--yes", "--detach")
         assert result.returncode == 0, result.stderr
         if resumed_from:
-            said = re.search(r"resume from checkpoint-(\d+)", result.stdout)
-            assert said, result.stdout
+            attempt = wait_until(lambda: project.status().get("attempt") == figures["rounds"] + 1 and project.status(),
+                                 timeout=30)
+            said = re.search(r"checkpoint-(\d+)$", attempt.get("resumed_from") or "")
+            assert said, attempt
             figures["steps_lost"] += max(0, resumed_from - int(said.group(1)))
             figures["steps_skipped"] += max(0, int(said.group(1)) - resumed_from)
         pods = project.pods()
@@ -53,7 +58,6 @@ def test_soak_apply_preempt_apply(project):
         wait_until(lambda: latest_complete(project) >= floor + SAVE_STEPS, timeout=60, interval=0.2)
         project.sandbox.cli("preempt", pods[0]["id"])
         wait_until(lambda: project.pod()["desiredStatus"] == "EXITED", timeout=30)
-        resumed_from = latest_complete(project)
         figures["rounds"] += 1
     final = project.cli("apply", "--yes")
     assert final.returncode == 0, final.stderr

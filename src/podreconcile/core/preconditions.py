@@ -21,8 +21,9 @@ def already_done(action: Action, obs: Observation, state: State, fresh: Plan) ->
     pod = _pod(obs, action.pod_id)
     if action.kind is Kind.ADOPT_POD and state.pod_id == action.pod_id:
         return f"pod {action.pod_id} is already in the state file"
-    if action.kind is Kind.START_POD and pod is not None and pod.status is PodStatus.RUNNING:
-        return f"pod {action.pod_id} is already running"
+    # STARTING (or PROVISIONING) is a start under way, as RunPod shows one for a while: done, SSH is waited for next.
+    if action.kind is Kind.START_POD and pod is not None and pod.status.is_up:
+        return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
     if action.kind is Kind.STOP_POD and pod is not None and pod.status is PodStatus.EXITED:
         return f"pod {action.pod_id} is already stopped"
     if action.kind in (Kind.SYNC_CODE, Kind.UPLOAD_DATA) and obs.run is not None and action.kind not in fresh.kinds():
