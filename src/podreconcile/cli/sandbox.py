@@ -122,6 +122,16 @@ def fault(
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)
 
 
+@app.command("clear-faults")
+def clear_faults(home: Path = HomeOption) -> None:
+    """Disarm every fault still armed (the calls they have not failed yet go through).
+
+    Example: podreconcile sandbox clear-faults
+    """
+    cleared = daemon.admin(_running(home), "faults-clear", {})["cleared"]
+    typer.echo(f"Cleared the faults of {', '.join(cleared)}." if cleared else "No fault was armed.", err=True)
+
+
 @app.command()
 def image(
     name: str,

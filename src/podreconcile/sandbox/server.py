@@ -276,6 +276,13 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             self.sandbox.store.faults[operation] = fault
         return {"operation": operation, "kind": kind, "times": times, "applied": fault.applied}
 
+    def _admin_faults_clear(self, args: dict) -> dict:
+        """`sandbox clear-faults`: disarm every fault still armed (API and S3)."""
+        with self.sandbox.store.lock:
+            cleared = sorted(self.sandbox.store.faults)
+            self.sandbox.store.faults.clear()
+        return {"cleared": cleared}
+
     def _admin_image(self, args: dict) -> dict:
         """`sandbox image`: how pods of an image start sshd: after N seconds, or never (it ignores PUBLIC_KEY)."""
         image, delay = str(args["image"]), args.get("sshd_delay")
