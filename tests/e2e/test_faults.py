@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 def no_fault_outlives_its_test(sandbox):
     """The sandbox is the session's: a fault armed for more calls than a test made must not reach the next."""
     yield
-    sandbox.cli("clear-faults")
+    sandbox.cli("fault-clear")
 
 
 def fault(project, operation: str, error: str, times: int = 1, *extra: str) -> None:
@@ -75,7 +75,7 @@ def test_apply_killed_at_a_step_boundary_is_converged_by_the_next_apply(project,
     again = project.cli("apply", "--yes")
     assert again.returncode == 0, again.stderr
     assert_one_clean_run(project)
-    assert not list(project.state_path().parent.glob(".state.*.tmp"))
+    assert not list(project.state_path().parent.glob(".state*.tmp"))
 
 
 WRITER = """
@@ -105,10 +105,10 @@ def test_a_state_write_killed_midway_leaves_the_last_good_state_and_its_temp_is_
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         assert states.read().pod_id.startswith("pod")
-        left_temps += len(list(states.folder.glob(".state.*.tmp")))
+        left_temps += len(list(states.folder.glob(".state*.tmp")))
     states.write(State(pod_id="final"))
     assert states.read().pod_id == "final"
-    assert not list(states.folder.glob(".state.*.tmp")), f"{left_temps} temp files were left by killed writers"
+    assert not list(states.folder.glob(".state*.tmp")), f"{left_temps} temp files were left by killed writers"
 
 
 # ---- 2. create answered with an error although it worked ----

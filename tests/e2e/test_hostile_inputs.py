@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def no_fault_outlives_its_test(sandbox):
     """The sandbox is the session's: a fault armed for more calls than a test made must not reach the next."""
     yield
-    sandbox.cli("clear-faults")
+    sandbox.cli("fault-clear")
 
 CANARY = "/workspace/canary"
 ODD_ENV = {

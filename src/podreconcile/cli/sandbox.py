@@ -122,14 +122,15 @@ def fault(
     typer.echo(f"Armed: the next {result['times']} {operation} call(s) fail with {result['kind']}.", err=True)
 
 
-@app.command("clear-faults")
-def clear_faults(home: Path = HomeOption) -> None:
-    """Disarm every fault still armed (the calls they have not failed yet go through).
+@app.command("fault-clear")
+def fault_clear(home: Path = HomeOption) -> None:
+    """Disarm every fault that has not fired yet.
 
-    Example: podreconcile sandbox clear-faults
+    Example: podreconcile sandbox fault-clear
     """
-    cleared = daemon.admin(_running(home), "faults-clear", {})["cleared"]
-    typer.echo(f"Cleared the faults of {', '.join(cleared)}." if cleared else "No fault was armed.", err=True)
+    result = daemon.admin(_running(home), "clear_faults", {})
+    cleared = ", ".join(result["cleared"]) or "none were armed"
+    typer.echo(f"Cleared: {cleared}.", err=True)
 
 
 @app.command()

@@ -62,8 +62,8 @@ class StateFile:
 
     def _sweep_stray_temps(self) -> None:
         """Remove the temp files of writers killed mid-write (SIGKILL): their pid is gone; a live one's stays."""
-        for tmp in self.folder.glob(".state.*.tmp"):
-            pid = tmp.name.split(".")[2]
+        for tmp in self.folder.glob(".state*.tmp"):  # .state.<pid>.tmp (or .state.json.<pid>.tmp)
+            pid = tmp.name.rsplit(".", 2)[-2]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 

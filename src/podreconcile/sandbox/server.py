@@ -276,8 +276,8 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             self.sandbox.store.faults[operation] = fault
         return {"operation": operation, "kind": kind, "times": times, "applied": fault.applied}
 
-    def _admin_faults_clear(self, args: dict) -> dict:
-        """`sandbox clear-faults`: disarm every fault still armed (API and S3)."""
+    def _admin_clear_faults(self, args: dict) -> dict:
+        """`sandbox fault-clear`: disarm every fault (API and S3) that has not fired yet."""
         with self.sandbox.store.lock:
             cleared = sorted(self.sandbox.store.faults)
             self.sandbox.store.faults.clear()
