@@ -32,6 +32,10 @@ class FakeProvider:
             raise self.stop_error
         self.stopped.append(pod_id)
 
+    def get_pod(self, pod_id: str):
+        """A stopped pod reads as gone here: either way the guard's stop is seen done."""
+        return None if pod_id in self.stopped else next((p for p in self.pods if p.id == pod_id), None)
+
 
 class Lines:
     def __init__(self) -> None:

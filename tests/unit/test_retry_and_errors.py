@@ -71,3 +71,29 @@ def test_graphql_literals_round_trip_through_a_real_parser(value):
     document = parse(f"mutation {{ m(input: {{v: {gql(value)}, n: {gql(3)}, b: {gql(True)}, z: {gql(None)}}}) }}")
     fields = document.definitions[0].selection_set.selections[0].arguments[0].value.fields
     assert fields[0].value.value == value and len(fields) == 4
+
+
+def test_an_error_that_bounds_its_attempts_is_tried_that_many_times_then_raised():
+    calls, sleeps = [], []
+
+    def ambiguous():
+        calls.append(1)
+        raise TemporaryError("Something went wrong", attempts=3)
+
+    with pytest.raises(TemporaryError):
+        retry.call(ambiguous, deadline=600, sleep=sleeps.append)
+    assert len(calls) == 3 and len(sleeps) == 2
+
+
+def test_runpods_catch_all_and_a_restricted_key_over_graphql_are_told_apart():
+    from podreconcile.adapters.runpod_wording import (
+        generic_error,
+        is_generic,
+        is_unauthorized,
+    )
+
+    error = generic_error("RunPod create pod x (image y)")
+    assert isinstance(error, TemporaryError) and error.attempts == 3 and "image y" in str(error)
+    assert is_generic("Something went wrong. Please try again later or contact support.")
+    assert is_unauthorized("Unauthorized") and is_unauthorized("unauthorized.")
+    assert not is_unauthorized("Unauthorized request, please check your API key and try again later")

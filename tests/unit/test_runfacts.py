@@ -142,3 +142,17 @@ def test_any_json_object_parses(data):
     facts = parse_probe(json.dumps(data))
     assert isinstance(facts, RunFacts)
     assert list(facts.checkpoints) == sorted(facts.checkpoints, key=lambda c: c.step)
+
+
+def test_quiet_time_is_the_newest_progress_log_or_checkpoint_and_only_an_active_run_stalls():
+    probed = json.loads(RUNNING.splitlines()[1])
+    quiet = parse_probe(json.dumps({**probed, "log_age_s": 900.0, "now": 1764403300.0 + 60}))
+    assert quiet.quiet_seconds == 60.0  # checkpoint-120 (incomplete, still a sign of life) a minute ago
+    assert quiet.stalled(30) and not quiet.stalled(61)
+    assert parse_probe(json.dumps({**probed, "log_age_s": 5})).quiet_seconds == 5.0
+    assert parse_probe(json.dumps({**probed, "log_age_s": 5})).stalled(5)
+    unknown = parse_probe(RUNNING)
+    assert unknown.quiet_seconds is None and not unknown.stalled(1)  # an old probe: unknown is not stalled
+    ended = parse_probe(json.dumps({**probed, "log_age_s": 900, "status": {**probed["status"], "state": "succeeded"}}))
+    assert not ended.stalled(1)
+    assert parse_probe(json.dumps({**probed, "log_age_s": "x", "now": True})).quiet_seconds is None

@@ -17,7 +17,13 @@ import json
 import os
 import sys
 
-from podreconcile.adapters.runpod_wording import classify
+from podreconcile.adapters.runpod_wording import (
+    KEY_PERMISSIONS_FIX,
+    classify,
+    generic_error,
+    is_generic,
+    is_unauthorized,
+)
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import PodFacts, VolumeFacts
 from podreconcile.core.ports import ApiRetiredError, CreateRequest, NotFoundError
@@ -139,6 +145,11 @@ class RunPod:
             raise UserError("RunPod refused the API key; set a valid RUNPOD_API_KEY in the environment or .runpod.env.") from None
         except sdk_error.QueryError as error:
             message = str(error.args[0]) if error.args else "unknown error"
+            if is_unauthorized(message):
+                raise UserError(f"RunPod refused {operation} to this API key (Unauthorized: the key lacks the "
+                                f"permission); {KEY_PERMISSIONS_FIX}") from None
+            if is_generic(message):
+                raise generic_error(f"RunPod {operation}: {message}") from None
             raise classify(message)(f"RunPod {operation}: {message}") from None
         except http.JSONDecodeError:
             raise TemporaryError(f"RunPod {operation}: the answer was not JSON (a gateway error or rate limit).") from None

@@ -26,6 +26,7 @@ from podreconcile.cli.options import (
 from podreconcile.cli.render import Progress, use_colour
 from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
+from podreconcile.core.spec import parse_duration
 from podreconcile.core.terminal_text import printable
 from podreconcile.engine import day2, pull
 from podreconcile.engine.project import Project, load_project
@@ -49,19 +50,25 @@ def _locked(project: Project, command: str, lock_timeout: str | None):
         project.state_file.unlock()
 
 
-def status_command(spec: Path = SpecOption,
-                   as_json: bool = typer.Option(False, "--json", help="Print it as JSON, for scripts.")) -> None:
+def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, "--json", help="Print it as JSON, for scripts."),
+                   stalled_after: str = typer.Option("30m", "--stalled-after",
+                                                     help="Report a live run as stalled after this long without a new "
+                                                          "log line or checkpoint (e.g. 10m).")) -> None:
     """The pod, the run, and what `plan` would do.
 
     Example: podreconcile status --json
     """
+    try:
+        stalled_after_s = parse_duration(stalled_after)
+    except ValueError as error:
+        raise UserError(f"--stalled-after: {error}.") from None
     project = load_project(spec)
     conn = wiring.connection(project, False)
     try:
         state, obs, result, owner = day2.status(project, wiring.provider(project), conn)
     finally:
         conn.close()
-    info = status_dict(project, state, obs, result, owner)
+    info = status_dict(project, state, obs, result, owner, stalled_after_s=stalled_after_s)
     width = shutil.get_terminal_size((100, 24)).columns
     typer.echo(json.dumps(info, indent=2) if as_json else status_text(info, colour=use_colour(), width=width))
 

@@ -149,9 +149,11 @@ def fault(
     operation: str = typer.Argument(..., metavar="OPERATION"),
     times: int = typer.Option(1, "--times", metavar="N", help="How many of the next calls fail."),
     error: str = typer.Option(..., "--error", metavar="KIND",
-                              help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | timeout | no-capacity | "
-                                   "host-gpus-busy; for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
-    body: str = typer.Option(None, "--body", metavar="KIND", help="json or html body for http-5xx/http-429."),
+                              help="http-500 | http-502 | http-503 | http-429 | http-403 | http-409 | http-410 | timeout | no-capacity | "
+                                   "host-gpus-busy; unauthorized (a restricted key: GraphQL's 200 \"Unauthorized\", v2's 403); "
+                                   "runtime-null (pods answered with runtime null); ignored (answered OK, nothing done); "
+                                   "for s3[.Operation]: http-502 | http-500 | timeout | same-next-token"),
+    body: str = typer.Option(None, "--body", metavar="KIND", help="json or html body for an http-NNN error."),
     applied: bool = typer.Option(None, "--applied/--not-applied", help="Carry out the call before failing [default: only for timeout]."),
     hang: float = typer.Option(35.0, "--hang", metavar="SECONDS", help="Seconds a timeout holds the connection."),
     retry_after: int = typer.Option(1, "--retry-after", metavar="SECONDS", help="Seconds in the Retry-After header of an http-429."),
@@ -181,6 +183,24 @@ def fault_clear(home: Path = HomeOption) -> None:
     result = daemon.admin(_running(home), "clear_faults", {})
     cleared = ", ".join(result["cleared"]) or "none were armed"
     typer.echo(f"Cleared: {cleared}.", err=True)
+
+
+@app.command()
+def image(
+    name: str,
+    sshd_delay: float = typer.Option(None, "--sshd-delay", help="Seconds after boot before sshd answers (the port is published before)."),
+    no_sshd: bool = typer.Option(False, "--no-sshd", help="The image never starts sshd (it ignores PUBLIC_KEY)."),
+    home: Path = HomeOption,
+) -> None:
+    """How pods of IMAGE start sshd from now on: late, or never.
+
+    Example: podreconcile sandbox image my/trainer:1 --no-sshd
+    """
+    if (sshd_delay is None) == (not no_sshd):
+        raise typer.BadParameter("give exactly one of --sshd-delay SECONDS or --no-sshd")
+    daemon.admin(_running(home), "image", {"image": name, "sshd_delay": None if no_sshd else sshd_delay})
+    how = "never start sshd" if no_sshd else f"start sshd {sshd_delay:g} s after boot"
+    typer.echo(f"Pods of {name} {how}.", err=True)
 
 
 @app.command()

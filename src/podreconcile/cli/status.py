@@ -22,6 +22,7 @@ from podreconcile.cli.render import plan_json
 from podreconcile.core.observation import Observation, PodFacts, PodStatus
 from podreconcile.core.ownership import Ownership
 from podreconcile.core.plan import Plan
+from podreconcile.core.spec import format_duration
 from podreconcile.core.state import State
 from podreconcile.core.terminal_text import printable
 from podreconcile.engine.project import Project
@@ -31,8 +32,11 @@ POD_STATES = {PodStatus.RUNNING: "running", PodStatus.EXITED: "stopped", PodStat
               PodStatus.PROVISIONING: "provisioning", PodStatus.STARTING: "starting"}
 
 
+STALLED_AFTER_S = 1800  # `status --stalled-after` default: no log line or checkpoint for 30 minutes
+
+
 def status_dict(project: Project, state: State, obs: Observation, plan: Plan, owner: Ownership,
-                now: float | None = None) -> dict:
+                now: float | None = None, stalled_after_s: float = STALLED_AFTER_S) -> dict:
     pod = owner.pod or owner.foreign
     shown = _pod(pod, project.settings.ssh_key_path, time.time() if now is None else now)
     if shown is not None:
@@ -42,7 +46,7 @@ def status_dict(project: Project, state: State, obs: Observation, plan: Plan, ow
     return {
         "spec": project.spec.name,
         "pod": shown,
-        "run": _run(project, obs, state),
+        "run": _run(project, obs, state, stalled_after_s),
         "plan": json.loads(plan_json(plan)),
     }
 
@@ -86,7 +90,7 @@ def _seconds_since(started_at: str | None, now: float) -> int | None:
     return max(0, int(now - started.timestamp()))
 
 
-def _run(project: Project, obs: Observation, state: State) -> dict:
+def _run(project: Project, obs: Observation, state: State, stalled_after_s: float) -> dict:
     run = obs.run
     if run is None:
         last = state.last_run if state.last_run and state.last_run.run_name == project.run_name else None
@@ -108,6 +112,9 @@ def _run(project: Project, obs: Observation, state: State) -> dict:
         "last_log_line": printable(run.log_tail) if run.log_tail else None,
         "log_lines": [printable(line) for line in (list(run.log_lines) or ([run.log_tail] if run.log_tail else []))],
         "revision": run.revision,
+        "quiet_seconds": None if run.quiet_seconds is None else int(run.quiet_seconds),
+        "stalled": run.stalled(stalled_after_s),
+        "stalled_after_seconds": int(stalled_after_s),
     }
 
 
@@ -161,6 +168,11 @@ def _run_lines(run: dict) -> list:
         lines.append(f"latest complete checkpoint: {run['latest_checkpoint']} (step {run['latest_step']})")
     else:
         lines.append("no complete checkpoint yet")
+    if run.get("stalled"):
+        quiet, limit = format_duration(max(1, run["quiet_seconds"])), format_duration(run["stalled_after_seconds"])
+        lines.append(Text(f"STALLED: alive, but no new log line or checkpoint for {quiet} (--stalled-after {limit}); "
+                          "left running: podreconcile never kills a run on an unknown. Look with `podreconcile logs`, "
+                          "stop it with `podreconcile stop`.", style="bold yellow"))
     return lines
 
 

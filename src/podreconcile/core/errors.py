@@ -29,12 +29,16 @@ class TemporaryError(PodreconcileError):
     """A fault expected to pass: retry with backoff until the deadline.
 
     `retry_after` is the least wait, in seconds, the other side asked for (HTTP 429's `Retry-After`);
-    the retry policy never waits less, and gives up when it would pass the deadline.
+    the retry policy never waits less, and gives up when it would pass the deadline. `attempts`
+    bounds the tries when the error may well be permanent.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, attempts: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # At most this many tries in all: for an answer that is as often permanent as not (RunPod's
+        # "Something went wrong"), a few tries, then the error, rather than minutes of retries.
+        self.attempts = attempts
 
 
 class PermanentError(PodreconcileError):

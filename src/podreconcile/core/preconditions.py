@@ -24,6 +24,7 @@ def already_done(action: Action, obs: Observation, state: State, fresh: Plan) ->
     adopted = state.pod_id == action.pod_id and pod is not None and pod.name == state.pod_name
     if action.kind is Kind.ADOPT_POD and adopted:
         return f"pod {action.pod_id} is already in the state file"
+    # STARTING (or PROVISIONING) is a start under way, as RunPod shows one for a while: done, SSH is waited for next.
     if action.kind is Kind.START_POD and pod is not None and pod.status.is_up:
         return f"pod {action.pod_id} is already {'running' if pod.status is PodStatus.RUNNING else 'starting'}"
     if action.kind is Kind.STOP_POD and pod is not None and pod.status is PodStatus.EXITED:

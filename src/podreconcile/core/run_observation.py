@@ -107,6 +107,8 @@ class RunFacts:
     launch_id: str | None = None
     log_lines: tuple[str, ...] = ()  # the log's last lines, for `status`
     source: str = "ssh"  # "ssh": the probe on the running pod; "s3": read from the volume, no pod
+    log_age_s: float | None = None  # seconds since current.log last changed (pod's clock)
+    pod_now: float | None = None  # the pod's clock when probed: checkpoint mtimes are on it
 
     @property
     def alive(self) -> bool:
@@ -115,6 +117,19 @@ class RunFacts:
         Either one is enough to refuse a second launch (never two trainings of one run).
         """
         return self.runner_alive or self.tmux_alive
+
+    @property
+    def quiet_seconds(self) -> float | None:
+        """Seconds since the training last showed progress: a log line or a checkpoint (None: unknown)."""
+        ages = [self.log_age_s] if self.log_age_s is not None else []
+        if self.pod_now is not None:
+            ages += [max(0.0, self.pod_now - c.mtime) for c in self.checkpoints if c.mtime is not None]
+        return min(ages) if ages else None
+
+    def stalled(self, after_s: float) -> bool:
+        """Alive, but no new log line or checkpoint for `after_s` seconds. Only reported, never acted on."""
+        quiet = self.quiet_seconds
+        return bool(self.runner_alive and self.status and self.status.active and quiet is not None and quiet >= after_s)
 
     @property
     def current_step(self) -> int | None:
@@ -159,6 +174,8 @@ def parse_probe(text: str) -> RunFacts:
         venv_ok=as_bool(data.get("venv_ok", True)),
         launch_id=as_str(data.get("launch_id"), 200),
         log_lines=tuple(as_str(line, 4096) or "" for line in as_list(data.get("log_lines"))[:200]),
+        log_age_s=_seconds(data.get("log_age_s")),
+        pod_now=_seconds(data.get("now")),
     )
 
 
@@ -221,6 +238,12 @@ def _checkpoint_name(value: Any, step: int) -> str:
     """The folder's name as the probe saw it, if it is one (`checkpoint-<digits>`): it is printed."""
     name = as_str(value, 40)
     return name if name and _CHECKPOINT.fullmatch(name) else "checkpoint-%d" % step
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0 or value > 1e12:
+        return None
+    return float(value)
 
 
 def _time(value: Any) -> datetime | None:

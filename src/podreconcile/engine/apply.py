@@ -38,6 +38,7 @@ from podreconcile.core.ports import (
 from podreconcile.core.state import STOPPED, LastRun
 from podreconcile.engine import datasync, gpu_offers, retry, volume_sync
 from podreconcile.engine.observe import observe, wait_for_ssh_port
+from podreconcile.engine.pod_stop import stop_until_stopped
 from podreconcile.engine.pod_work import PodWork
 from podreconcile.engine.project import Project
 from podreconcile.engine.state_file import StateFile, now
@@ -127,7 +128,7 @@ class Applier:
     def _reachable(self, obs: Observation) -> Observation:
         """Wait for the pod's SSH (a pod that just started boots), then observe with the session open."""
         self._running_pod()
-        return self.observe(ssh_deadline=120.0)
+        return self.observe(ssh_deadline=None)  # a booting pod's full wait, ending in a clear error
 
     # ---- the branches the plan showed ----
 
@@ -166,7 +167,7 @@ class Applier:
             return self.observe()
         return obs
 
-    def observe(self, ssh_deadline: float = 30.0) -> Observation:
+    def observe(self, ssh_deadline: float | None = 30.0) -> Observation:
         """Observe, and remember the run's outcome so a later plan knows it while the pod is stopped."""
         obs = observe(self.project, self.provider, self.states.read(), self.conn,
                       legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id,
@@ -246,7 +247,7 @@ class Applier:
         )
 
     def _do_stop_pod(self, action: Action) -> None:
-        retry.call(lambda: self.provider.stop_pod(action.pod_id))
+        stop_until_stopped(self.provider, action.pod_id, on_wait=self.report.warn)
 
     def _do_terminate_pod(self, action: Action) -> None:
         retry.call(lambda: self.provider.terminate_pod(action.pod_id))

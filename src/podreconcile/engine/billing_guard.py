@@ -28,6 +28,7 @@ from podreconcile.core.observation import PodFacts, PodStatus
 from podreconcile.core.plan import Kind
 from podreconcile.core.ports import Provider
 from podreconcile.engine import retry
+from podreconcile.engine.pod_stop import stop_until_stopped
 from podreconcile.engine.state_file import StateFile
 
 MAKES_POD = frozenset({Kind.CREATE_POD, Kind.REPLACE_POD})
@@ -118,7 +119,7 @@ class BillingGuard:
     def _stop(self, pod_id: str, verb: str, why: str) -> None:
         self.report.step(f"stopping pod {pod_id} (Ctrl+C again leaves it running)")
         try:
-            retry.call(lambda: self.provider.stop_pod(pod_id), deadline=STOP_DEADLINE)
+            stop_until_stopped(self.provider, pod_id, deadline=STOP_DEADLINE)
         except PodreconcileError as error:
             self.report.warn(f"could not stop pod {pod_id}, which this apply {verb} ({error}); it may still be "
                              f"billing: stop it with: {self.stop_command}")

@@ -7,11 +7,12 @@ trusted on first use per start and pinned for the rest of it: a change within a 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from podreconcile.core.errors import PermanentError, TemporaryError
+from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import (
     CodeFacts,
     DataFacts,
@@ -37,6 +38,17 @@ from podreconcile.engine.volume_access import VolumeAccess
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
 EARLY_TIMEOUT = 10.0  # the early handshake's own bound; the regular connect retries after it
+# Seconds to wait for a new pod's SSH (port, then sshd) instead of SSH_DEADLINE: a slower boot, or a shorter wait.
+SSH_TIMEOUT_ENV = "PODRECONCILE_SSH_TIMEOUT"
+
+
+def boot_deadline() -> float:
+    """How long a booting pod may take to answer SSH: PODRECONCILE_SSH_TIMEOUT seconds, else SSH_DEADLINE."""
+    raw = os.environ.get(SSH_TIMEOUT_ENV, "").strip()
+    try:
+        return float(raw) if raw and float(raw) > 0 else SSH_DEADLINE
+    except ValueError:
+        raise UserError(f"{SSH_TIMEOUT_ENV}={raw!r} is not a number of seconds; set it to e.g. 900, or unset it.") from None
 
 
 class Connection:
@@ -62,7 +74,7 @@ class Connection:
         self._early = EarlySession(known.start, endpoint, lambda: self._connect(
             endpoint, key, pinned_key=known.key, timeout=EARLY_TIMEOUT))
 
-    def session(self, pod: PodFacts, deadline: float = SSH_DEADLINE) -> PodShell:
+    def session(self, pod: PodFacts, deadline: float | None = None) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
             return self._session
         early, self._early = self._early, None
@@ -78,12 +90,23 @@ class Connection:
         state = self.project.state_file.read()
         pinned = state.host_key.key if state.host_key and state.host_key.start == pod.start_identity else None
         key = self.project.ssh_key()
-        session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
-                             first_wait=0.25, max_wait=4.0)
+        booting = deadline is None  # the full wait of a pod that may still boot, not a quick look
+        deadline = boot_deadline() if booting else deadline
+        try:
+            session = retry.call(lambda: self._connect(pod.ssh, key, pinned_key=pinned), deadline=deadline,
+                                 first_wait=0.25, max_wait=4.0)
+        except TemporaryError as error:
+            if not booting:
+                raise
+            raise PermanentError(
+                f"Pod {pod.id} published its SSH port, but sshd did not answer within {deadline:.0f} s ({error}). "
+                f"Its image {pod.image} may not start sshd: RunPod's images start it from the PUBLIC_KEY variable, "
+                f"and a custom image must do the same; for a slower boot set {SSH_TIMEOUT_ENV} (seconds).") from None
         if self.persist and (pinned is None or state.ssh_endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
                 host_key=HostKey(pod.start_identity, session.host_key), ssh_endpoint=str(pod.ssh)))
         self._session, self._start = session, pod.start_identity
+        self._arm_guard(session)
         return session
 
     def _take(self, early: EarlySession, pod: PodFacts) -> PodShell | None:
@@ -96,10 +119,13 @@ class Connection:
                 session.close()
             return None
         self._session, self._start = session, pod.start_identity
-        # The net under every command: a pod nobody uses stops itself (remote/runner/idle_guard.py).
+        self._arm_guard(session)
+        return session
+
+    def _arm_guard(self, session: PodShell) -> None:
+        """The net under every command: a pod nobody uses stops itself (remote/runner/idle_guard.py)."""
         self.guard_problem = idle_guard.arm(session, self.project.spec.pod.idle_timeout, self.project.mount,
                                             self.api_base_url)
-        return session
 
     def close(self) -> None:
         if self._session:
@@ -110,8 +136,9 @@ class Connection:
 
 
 def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], None] = lambda _: None,
-                      deadline: float = SSH_DEADLINE, sleep=time.sleep) -> PodFacts:
+                      deadline: float | None = None, sleep=time.sleep) -> PodFacts:
     """Poll the pod, backing off from 0.25 s, until RunPod reports its SSH port."""
+    deadline = boot_deadline() if deadline is None else deadline
     started, wait = time.monotonic(), 0.25
     while True:
         pod = retry.call(lambda: provider.get_pod(pod_id), deadline=60)
@@ -122,8 +149,9 @@ def wait_for_ssh_port(provider: Provider, pod_id: str, on_wait: Callable[[str], 
             return pod
         elapsed = time.monotonic() - started
         if elapsed > deadline:
-            raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod console.")
-        on_wait(f"waiting for pod {pod_id} to boot and open SSH")
+            raise PermanentError(f"Pod {pod_id} had no SSH port after {deadline:.0f} s; check its logs in the RunPod "
+                                 f"console (for a slower boot set {SSH_TIMEOUT_ENV}, seconds).")
+        on_wait(f"waiting for pod {pod_id} to boot and open SSH (up to {deadline:.0f} s)")
         sleep(wait)
         wait = min(wait * 1.6, 5.0)
 
@@ -134,7 +162,7 @@ def paths(project: Project) -> pod_steps.RunPaths:
 
 def observe(project: Project, provider: Provider, state: State, work, *,
             legacy_pod_id: str | None = None, adopt_pod_id: str | None = None,
-            ssh_deadline: float = 30.0) -> Observation:
+            ssh_deadline: float | None = 30.0) -> Observation:
     """Gather the world: every pod of the account (one call), then the run over SSH if reachable, or
     from the network volume through S3 when the pod is stopped or not made yet.
 

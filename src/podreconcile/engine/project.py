@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shlex
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -64,8 +65,10 @@ class Project:
 
     @property
     def command(self) -> str:
-        """run.command as it will run: `{config}` and `{run_name}` filled in literally."""
-        return fill(self.spec.run.command, {"config": self.spec.run.config, "run_name": self.run_name})
+        """run.command as it will run: `{config}` and `{run_name}` filled in literally, each quoted for the
+        shell (they are values: a config named `$(...)` must not run), every other brace as written."""
+        return fill(self.spec.run.command, {"config": shlex.quote(self.spec.run.config),
+                                            "run_name": shlex.quote(self.run_name)})
 
 
     @cached_property

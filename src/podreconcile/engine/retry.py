@@ -1,7 +1,8 @@
 """The one retry policy: temporary errors only, jittered exponential backoff, an explicit deadline.
 
 A temporary error may carry `retry_after` (an HTTP 429's `Retry-After`): the wait is then never
-shorter than that, and retrying stops at once when such a wait would pass the deadline.
+shorter than that, and retrying stops at once when such a wait would pass the deadline. An error that
+carries `attempts` (RunPod's ambiguous "Something went wrong") is tried at most that many times.
 `sleep` is injectable so tests spend no real time on waits. Each retry is reported through
 `on_retry` (a context variable the CLI sets to its progress display), so a long wait is never silent.
 """
@@ -47,13 +48,19 @@ def _stop_when_asked_wait_passes(deadline: float) -> Callable[[RetryCallState], 
     return lambda state: _asked_wait(state) > 0 and state.seconds_since_start + _asked_wait(state) > deadline
 
 
+def _stop_when_attempts_spent(state: RetryCallState) -> bool:
+    error = state.outcome.exception() if state.outcome else None
+    attempts = getattr(error, "attempts", None)
+    return attempts is not None and state.attempt_number >= attempts
+
+
 def retrying(deadline: float = 120.0, first_wait: float = 0.5, max_wait: float = 8.0,
              sleep: Callable[[float], None] = time.sleep) -> Retrying:
     """A tenacity controller that retries `TemporaryError` until `deadline` seconds have passed."""
     return Retrying(
         retry=retry_if_exception_type(TemporaryError),
         wait=_wait_at_least_asked(wait_random_exponential(multiplier=first_wait, max=max_wait)),
-        stop=stop_after_delay(deadline) | _stop_when_asked_wait_passes(deadline),
+        stop=stop_after_delay(deadline) | _stop_when_asked_wait_passes(deadline) | _stop_when_attempts_spent,
         sleep=sleep,
         before_sleep=_report,
         reraise=True,

@@ -63,12 +63,20 @@ class StateFile:
         self._private_folders()
         payload = {k: v for k, v in asdict(state).items() if k != "extra"}
         payload = {**state.extra, **payload, "format": FORMAT}
+        self._sweep_stray_temps()
         write_private(self.path, json.dumps(payload, indent=2, sort_keys=True).encode())
 
     def _private_folders(self, create: bool = True) -> None:
         """`.podreconcile` and this spec's folder in it: checked (no symlink, not tracked), 0700."""
         private_folder(self.root, create)
         private_folder(self.folder, create)
+
+    def _sweep_stray_temps(self) -> None:
+        """Remove the temp files of writers killed mid-write (SIGKILL): their pid is gone; a live one's stays."""
+        for tmp in self.folder.glob(".state*.tmp"):  # .state.<pid>.tmp (or .state.json.<pid>.tmp)
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Forget the pod (after destroy); the folder and its lock stay for the lock's holder."""
@@ -116,6 +124,16 @@ class StateFile:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _holder(fd: int) -> str:

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 try:
     import fcntl
@@ -108,6 +109,14 @@ def checkpoints(output_dir: str) -> list:
     return sorted(found, key=lambda c: c["step"])
 
 
+def age_s(path: str):
+    """Seconds since the file last changed, on the pod's clock; None when it is not there."""
+    try:
+        return max(0.0, time.time() - os.stat(path).st_mtime)
+    except OSError:
+        return None
+
+
 def last_lines(path: str, count: int) -> list:
     """The last `count` non-empty lines of a log, as a terminal shows them (after the last carriage
     return of each line)."""
@@ -147,6 +156,8 @@ def probe(mount: str, run_name: str, output_dir: str, code_path: str, venv=None)
         "revision": read_text(os.path.join(code_path, ".podreconcile-revision")) or None,
         "log_tail": last_line(os.path.join(mount, "logs", "current.log")),
         "log_lines": last_lines(os.path.join(mount, "logs", "current.log"), LOG_LINES),
+        "log_age_s": age_s(os.path.join(mount, "logs", "current.log")),
+        "now": time.time(),  # the pod's clock, which checkpoint mtimes are on
         "has_rsync": shutil.which("rsync") is not None,
         "python": platform.python_version(),
         "venv_ok": venv_ok(venv),

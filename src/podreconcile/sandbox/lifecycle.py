@@ -199,7 +199,7 @@ class Lifecycle:
             volume_mount_path=pod.volume_mount_path,
             container_dir=container,
             ssh_port=pod.ssh_port,
-            boot_delay=self.boot_delay,
+            boot_delay=self.store.image_sshd.get(pod.image, self.boot_delay),
             link=link,
         )
 

@@ -86,6 +86,13 @@ class RestHandler:
         self._send(problem.status, json.dumps(problem.body()).encode(), PROBLEM, {**headers, **problem.headers})
 
     def _v2_faulted(self, fault: Fault, run, headers: dict[str, str]) -> None:
+        if fault.kind == "runtime-null":  # the host daemon's telemetry lookup failed: the rest is true
+            status, payload = run()
+            self._send(status, json.dumps(without_runtime(payload)).encode(), headers=headers)
+            return
+        if fault.kind == "ignored":  # answered as done, and nothing done
+            self._send(200, b"{}", headers=headers)
+            return
         if fault.applied:
             try:
                 run()
@@ -98,7 +105,7 @@ class RestHandler:
         status, detail = fault_answer(fault.kind)
         if status == 429:
             headers = {**headers, "Retry-After": str(fault.retry_after)}
-        if fault.body == "html" and status >= 429:
+        if fault.body == "html":
             self._send(status, html_page(status), "text/html", headers)
         else:
             self._problem(Problem(status, detail), headers)
@@ -109,6 +116,15 @@ class RestHandler:
             self.sandbox.store.count_call("graphql.gone")
         self._body()
         self._send(410, json.dumps(GONE).encode(), PROBLEM)
+
+
+def without_runtime(payload):
+    """The answer with every pod's `runtime` null, as when RunPod's telemetry lookup fails for a moment."""
+    if isinstance(payload, dict):
+        return {k: None if k == "runtime" else without_runtime(v) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [without_runtime(v) for v in payload]
+    return payload
 
 
 def html_page(status: int) -> bytes:
@@ -123,6 +139,7 @@ def fault_answer(kind: str) -> tuple[int, str]:
         "no-capacity": (400, NO_CAPACITY),
         "host-gpus-busy": (400, HOST_GPUS_BUSY),
         "http-403": (403, "access denied"),
+        "unauthorized": (403, "access denied: the API key's permissions do not allow this"),
         "http-409": (409, "The action is not valid for the pod's current status."),
         "http-429": (429, "rate limit exceeded for the minute window"),
     }

@@ -33,14 +33,16 @@ from .lifecycle import Lifecycle
 from .resolvers import GENERIC, HOST_GPUS_BUSY, NO_CAPACITY, Api
 from .rest import OPERATIONS
 from .rest_account import AccountRoutes
-from .rest_http import RestHandler, html_page
+from .rest_http import RestHandler, html_page, without_runtime
 from .rest_pods import PodRoutes
 from .s3 import service as s3_service
-from .store import DATA_CENTERS, GPU_TYPES, Fault, Store, Volume, js_date
+from .store import DATA_CENTERS, GPU_TYPES, NEVER, Fault, Store, Volume, js_date
 
 SCHEMA = build_schema(resources.files(__package__).joinpath("schema.graphql").read_text())
-FAULT_KINDS = ("http-500", "http-502", "http-503", "http-429", "http-403", "http-409", "timeout", "no-capacity",
-               "host-gpus-busy")  # fmt: skip
+FAULT_KINDS = ("http-500", "http-502", "http-503", "http-429", "http-403", "http-409", "http-410", "timeout",
+               "no-capacity", "host-gpus-busy", "unauthorized", "runtime-null", "ignored")  # fmt: skip
+# What a restricted or read-only key gets from GraphQL: HTTP 200 with this error (only a bad key gets 401).
+UNAUTHORIZED = "Unauthorized"
 STOCK_LEVELS = ("NONE", "LOW", "MEDIUM", "HIGH")
 # The rate-limit policy the sandbox announces on every v2 answer (it limits only through faults).
 RATE_QUOTA, RATE_WINDOW = 600, 60
@@ -223,8 +225,17 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
         return payload
 
     def _faulted(self, fault: Fault, operation: str, document, request: dict, caller_pod) -> None:
+        if fault.kind == "runtime-null":  # the host daemon's telemetry lookup failed: the rest is true
+            self._json(200, without_runtime(self._execute(document, request, caller_pod)))
+            return
+        if fault.kind == "ignored":  # answered as done, and nothing done
+            self._json(200, {"data": {operation: None}})
+            return
         if fault.applied:
             self._execute(document, request, caller_pod)
+        if fault.kind == "unauthorized":
+            self._json(200, {"errors": [{"message": UNAUTHORIZED, "path": [operation]}], "data": {operation: None}})
+            return
         if fault.kind == "timeout":
             time.sleep(fault.hang_seconds)
             self.close_connection = True
@@ -290,6 +301,15 @@ class Handler(RestHandler, BaseHTTPRequestHandler):
             cleared = sorted(self.sandbox.store.faults)
             self.sandbox.store.faults.clear()
         return {"cleared": cleared}
+
+    def _admin_image(self, args: dict) -> dict:
+        """`sandbox image`: how pods of an image start sshd: after N seconds, or never (it ignores PUBLIC_KEY)."""
+        image, delay = str(args["image"]), args.get("sshd_delay")
+        if delay is not None and float(delay) < 0:
+            raise ValueError("--sshd-delay must be 0 or more")
+        with self.sandbox.store.lock:
+            self.sandbox.store.image_sshd[image] = NEVER if delay is None else float(delay)
+        return {"image": image, "sshd_delay": delay}
 
     def _admin_volume_create(self, args: dict) -> dict:
         """`sandbox volume create`: straight into the store, so it works with GraphQL gone too."""

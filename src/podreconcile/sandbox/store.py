@@ -110,6 +110,9 @@ class Volume:
     data_center_id: str
 
 
+NEVER = 1e9  # seconds: an sshd that never starts within any test's or user's patience
+
+
 @dataclass
 class Fault:
     kind: str
@@ -136,6 +139,8 @@ class Store:
         self.calls: dict[str, int] = {}
         # Stock set by `sandbox stock`: (gpu id, data center or "*") -> NONE|LOW|MEDIUM|HIGH.
         self.stock: dict[tuple[str, str], str] = {}
+        # Set by `sandbox image`: seconds after boot before an image's sshd answers (NEVER: it ignores PUBLIC_KEY).
+        self.image_sshd: dict[str, float] = {}
         self._load()
 
     def _load(self) -> None:

@@ -16,7 +16,13 @@ import httpx
 from pydantic import ValidationError
 
 from podreconcile.adapters.runpod_rest.models import Problem
-from podreconcile.adapters.runpod_wording import is_capacity, is_host_busy
+from podreconcile.adapters.runpod_wording import (
+    KEY_PERMISSIONS_FIX,
+    generic_error,
+    is_capacity,
+    is_generic,
+    is_host_busy,
+)
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.ports import (
     ActionConflictError,
@@ -63,15 +69,16 @@ def translate(operation: str, response: httpx.Response) -> Exception:
         wait = retry_after(response)
         asked = f"; RunPod asks to wait {wait:.0f} s" if wait is not None else ""
         return TemporaryError(f"{said} (rate limited{asked})", retry_after=wait)
+    if status >= 500 and is_generic(detail):
+        return generic_error(said)
     if status >= 500 or status == 408:
         return TemporaryError(said)
     if status == 401:
         return UserError("RunPod refused the API key (HTTP 401); set a valid RUNPOD_API_KEY in the environment "
                          "or .runpod.env.")
     if status == 403:
-        return UserError(f"RunPod's API key may not {operation} (HTTP 403{', ' + detail if detail else ''}); give "
-                         "the key read and write access to pods, network volumes and the catalog (RunPod console, "
-                         "Settings, API Keys), or use a key that has it.")
+        return UserError(f"RunPod's API key may not {operation} (HTTP 403{', ' + detail if detail else ''}); "
+                         + KEY_PERMISSIONS_FIX)
     if status == 402:
         return UserError(f"RunPod {operation}: the account's balance is too low (HTTP 402); add credit in the "
                          "RunPod console, then apply again.")

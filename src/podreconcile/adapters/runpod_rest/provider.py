@@ -89,7 +89,7 @@ class RestProvider:
         last: NoCapacityError | None = None
         for tier in _clouds(req.cloud, network_volume=bool(req.network_volume_id)):
             try:
-                pod = self._client.read(f"create pod {req.name} on {req.gpu_type_id}", "POST", "/pods", models.Pod,
+                pod = self._client.read(f"create pod {_sent(req, tier)}", "POST", "/pods", models.Pod,
                                         body=_create_body(req, tier).body())
                 return pod.id
             except NoCapacityError as error:
@@ -147,6 +147,15 @@ class RestProvider:
             allowed = ", ".join(a.value for a in pod.actions or ()) if pod else ""
             raise PermanentError(f"{conflict}; the pod is {now}" + (f" (RunPod allows: {allowed})" if allowed else "")
                                  + f", so it cannot {action} now; check it with `podreconcile status`.") from None
+
+
+def _sent(req: CreateRequest, tier: str) -> str:
+    """What a create sends, for its error messages: every field but env values (they may be secrets)."""
+    where = req.data_center_id or "any data center"
+    volume = f"network volume {req.network_volume_id}" if req.network_volume_id else f"volume {req.volume_gb} GB"
+    env = ", ".join(sorted(req.env)) or "none"
+    return (f"{req.name} (image {req.image}, {req.gpu_count} x {req.gpu_type_id}, {tier} cloud, {where}, "
+            f"disk {req.container_disk_gb} GB, {volume} at {req.volume_mount_path}, ports {req.ports}, env {env})")
 
 
 def _clouds(cloud: str, network_volume: bool = False) -> list[str]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from podreconcile.core.spec.problems import InvalidSpec, Path, Problem, format_path
@@ -82,6 +83,14 @@ def parse_yaml(text: str, file: str) -> Any:
         raise InvalidSpec([_syntax_problem(err, file)]) from None
     except RecursionError:
         raise InvalidSpec([Problem(file, None, None, "", "nests too deeply to read; flatten it")]) from None
+    except ReaderError as err:  # a control character: YAML refuses it before any syntax
+        before = text[:err.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise InvalidSpec([Problem(file, line, col, "", f"the character U+{err.character:04X} is not allowed in YAML; "
+                                   "remove it (or write it as an escape in a double-quoted string)")]) from None
+    except YAMLError as err:  # anything else ruamel refuses, said in one line
+        raise InvalidSpec([Problem(file, None, None, "", f"not readable as YAML ({str(err).splitlines()[0]}); "
+                                   "fix the YAML syntax")]) from None
     if _expanded_size(tree, {}, set()) > MAX_YAML_NODES:
         raise InvalidSpec([Problem(file, None, None, "", (
             f"expands to more than {MAX_YAML_NODES} values through its aliases (*name); write the "
