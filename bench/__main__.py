@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] {name} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         notes += ctx.notes
     heading = (f"Runs: {args.runs} per variant; link: {'loopback' if not latency else args.latency + ' round trip'}"
-               + (f"; before = {args.before}" if args.before else "") + ".")
+               + (f"; before = {args.before}" if args.before else "")
+               + ("; --quick (smaller trees, fewer sizes)" if args.quick else "") + ".")
     table = markdown(rows, heading + "\n")
     if notes:
         table += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"

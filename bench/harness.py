@@ -88,11 +88,18 @@ class Context:
         return {**self.env, "HOST": host, "PORT": str(port), "KEY": str(self.key)}
 
     def shape(self, pod_id: str) -> None:
-        """Put the pod behind the emulated link (half the round trip each way), when one was asked for."""
+        """Put the pod behind the emulated link (half the round trip each way), when one was asked for.
+
+        The sandbox already gives every link this delay at each boot (`sandbox()`); this says so again
+        for the running pod, and fails loudly if its link cannot be shaped."""
         if self.latency:
-            delay = f"{self.latency * 1000 / 2:g}ms"
-            subprocess.run(["podreconcile", "sandbox", "link", pod_id, "--delay", delay, "--home", str(self.home)],
+            subprocess.run(["podreconcile", "sandbox", "link", pod_id, "--delay", one_way(self.latency), "--home",
+                            str(self.home)],
                            env=self.env, check=True, capture_output=True)
+
+
+def one_way(latency: float) -> str:
+    return f"{latency * 1000 / 2:g}ms"
 
 
 @contextlib.contextmanager
@@ -102,7 +109,10 @@ def sandbox(runs: int, latency: float = 0.0, quick: bool = False, full: bool = F
         key = tmp / "key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         home = tmp / "sandbox"
-        kwargs = {"network": "emulated"} if latency and network_emulation_available() else {}
+        # Every boot opens a pod's link afresh with the sandbox's settings (a `sandbox link` lasts until the
+        # pod stops): the delay is the sandbox's, so a pod that apply starts again is still behind it.
+        kwargs = ({"network": "emulated", "netem": f"delay {one_way(latency)}"}
+                  if latency and network_emulation_available() else {})
         running = daemon.up(home, boot_delay=boot_delay, **kwargs)
         try:
             query = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"

@@ -7,36 +7,31 @@ import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from podreconcile.cli import wiring
 from podreconcile.cli.options import (
     LockTimeoutOption,
     SpecOption,
     lock_seconds,
     print_line,
 )
-from podreconcile.cli.render import (
-    Progress,
-    plan_json,
-    plan_markdown,
-    plan_text,
-    use_colour,
-)
-from podreconcile.core import cost, gpu_choice
 from podreconcile.core.errors import UserError
-from podreconcile.core.observation import Observation
-from podreconcile.core.plan import Plan
-from podreconcile.core.planner import Options, run_alive
-from podreconcile.core.planner import plan as make_plan
-from podreconcile.core.state import STOPPED, LastRun, State
-from podreconcile.engine import day2, gpu_offers, preflight, saved_plans
-from podreconcile.engine.billing_guard import BillingGuard, sigterm_as_interrupt
-from podreconcile.engine.follow import follow
-from podreconcile.engine.observe import Connection, observe
-from podreconcile.engine.project import Project, load_project
-from podreconcile.engine.state_file import now
+
+if TYPE_CHECKING:
+    from podreconcile.cli.render import Progress
+    from podreconcile.core.observation import Observation
+    from podreconcile.core.plan import Plan
+    from podreconcile.core.planner import Options
+    from podreconcile.core.state import State
+    from podreconcile.engine import preflight, saved_plans
+    from podreconcile.engine.billing_guard import BillingGuard
+    from podreconcile.engine.observe import Connection
+    from podreconcile.engine.project import Project
+
+# The engine, the adapters and pydantic are imported inside the commands: `--help` and the commands
+# that need no API call start in a fraction of the time (docs/benchmarks.md, CLI start-up).
 
 EXIT_CHANGES = 2
 EXIT_TRAINING_FAILED = 3
@@ -58,6 +53,8 @@ def register(app: typer.Typer) -> None:
 
 def _options(project: Project, force_restart: bool, adopt_pod_id: str | None = None,
              replace_now: bool = False) -> Options:
+    from podreconcile.engine import day2
+
     return day2.options(project, force_restart, adopt_pod_id, replace_now)
 
 
@@ -68,6 +65,8 @@ ReplaceNowOption = typer.Option(
 
 
 def _heading(project: Project) -> str:
+    from podreconcile.cli import wiring
+
     heading = f"Plan for {project.spec.name}: pod {project.spec.pod_name}, run {project.run_name}"
     api = wiring.api_base_url(project)
     if api != wiring.DEFAULT_API_BASE_URL:
@@ -89,6 +88,12 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
 
     Preflight runs on the same facts: its problems become the plan's blocker, and apply refuses.
     """
+    from podreconcile.cli import wiring
+    from podreconcile.core import cost, gpu_choice
+    from podreconcile.core.planner import plan as make_plan
+    from podreconcile.engine import gpu_offers, preflight
+    from podreconcile.engine.observe import observe
+
     state = project.state_file.read()
     provider = wiring.provider(project)
     obs = observe(project, provider, state, conn, legacy_pod_id=options.legacy_pod_id,
@@ -108,6 +113,8 @@ def compute_plan(project: Project, conn: Connection, options: Options) -> Planne
 
 
 def _preflight(project: Project, result: Plan, offers: dict) -> list[preflight.Problem]:
+    from podreconcile.engine import preflight
+
     if not preflight.applies_to(result):
         return []
     problems = preflight.local_problems(project)
@@ -130,6 +137,11 @@ def plan_command(
 
     Example: podreconcile plan --out plan.json --detailed-exitcode
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import plan_json, plan_markdown, plan_text, use_colour
+    from podreconcile.engine import saved_plans
+    from podreconcile.engine.project import load_project
+
     if output not in ("text", "markdown", "json"):
         raise UserError(f"--format {output} is not one of text, markdown, json.")
     project = load_project(spec)
@@ -169,13 +181,20 @@ def apply_command(
 
     Example: podreconcile apply --yes
     """
+    from podreconcile.engine.billing_guard import sigterm_as_interrupt
+
     with sigterm_as_interrupt():
         _apply(plan_file, spec, force_restart, yes, detach, adopt, lock_timeout, replace_now)
 
 
 def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: bool, detach: bool,
            adopt: str | None, lock_timeout: str | None, replace_now: bool) -> None:
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress, plan_text, use_colour
+    from podreconcile.core.planner import run_alive
+    from podreconcile.engine import preflight, saved_plans
     from podreconcile.engine.apply import Applier
+    from podreconcile.engine.project import load_project
 
     stored = saved_plans.load(plan_file) if plan_file else None
     if stored and adopt:
@@ -223,6 +242,8 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
 
 def _billing_guard(applier, planned: Planned) -> BillingGuard:
     """Stops the pod this apply created or started if it ends without launching the run."""
+    from podreconcile.engine.billing_guard import BillingGuard
+
     pod_id = planned.state.pod_id
     before = next((p for p in planned.obs.pods if p.id == pod_id), None) if pod_id else None
     spec_path = applier.project.spec_path
@@ -233,6 +254,8 @@ def _billing_guard(applier, planned: Planned) -> BillingGuard:
 
 def _still_valid(stored: saved_plans.SavedPlan, plan_file: Path, project: Project, planned: Planned) -> Plan:
     """The saved plan, if the facts it was made on still hold; else a UserError naming what moved."""
+    from podreconcile.engine import saved_plans
+
     moved = saved_plans.stale_reason(stored.basis, saved_plans.basis(project, planned.state, planned.obs))
     if moved:
         raise UserError(f"The saved plan {plan_file} is stale: {moved}; run `podreconcile plan --out {plan_file}` again.")
@@ -249,6 +272,8 @@ def _confirm(yes: bool) -> None:
 
 
 def _follow(project: Project, applier, progress: Progress) -> int | None:
+    from podreconcile.engine.follow import follow
+
     pod_id = project.state_file.read().pod_id
     signalled: list[str] = []
 
@@ -281,6 +306,9 @@ def _follow(project: Project, applier, progress: Progress) -> int | None:
 
 def _remember_outcome(project: Project, ending, stopped: bool = False) -> None:
     """Record how the run ended, if no other command holds the lock now (the next observe records it anyway)."""
+    from podreconcile.core.state import STOPPED, LastRun
+    from podreconcile.engine.state_file import now
+
     states = project.state_file
     if not states.try_lock("apply (recording the run's outcome)"):
         return

@@ -12,24 +12,25 @@ import sys
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from podreconcile.cli import pull as pull_cli
-from podreconcile.cli import user_stop, wiring
 from podreconcile.cli.options import (
     LockTimeoutOption,
     SpecOption,
     lock_seconds,
     print_line,
 )
-from podreconcile.cli.render import Progress, use_colour
-from podreconcile.cli.status import status_dict, status_text
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.spec import parse_duration
 from podreconcile.core.terminal_text import printable
-from podreconcile.engine import day2, pull
-from podreconcile.engine.project import Project, load_project
+
+if TYPE_CHECKING:
+    from podreconcile.engine.project import Project
+
+# The engine is imported inside each command, so `--help` needs none of it (docs/benchmarks.md).
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +44,8 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _locked(project: Project, command: str, lock_timeout: str | None):
+    from podreconcile.cli.render import Progress
+
     project.state_file.lock(command, lock_seconds(lock_timeout), on_wait=Progress().step)
     try:
         yield
@@ -58,6 +61,12 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
 
     Example: podreconcile status --json
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import use_colour
+    from podreconcile.cli.status import status_dict, status_text
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     try:
         stalled_after_s = parse_duration(stalled_after)
     except ValueError as error:
@@ -85,6 +94,11 @@ def logs_command(
 
     Example: podreconcile logs --follow
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     conn = wiring.connection(project, False)
     provider = wiring.provider(project)
@@ -109,6 +123,11 @@ def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption)
 
     Example: podreconcile stop
     """
+    from podreconcile.cli import user_stop, wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     provider = wiring.provider(project)
     with _locked(project, "stop", lock_timeout):
@@ -133,6 +152,11 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
 
     Example: podreconcile destroy --yes
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     provider = wiring.provider(project)
     volume = project.spec.pod.network_volume
@@ -153,6 +177,10 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
 def _offer_pull(project: Project, provider, ask: bool) -> None:
     """Before a pod's own volume disk goes: offer to pull the run's outputs (over SSH: S3 never reaches
     a volume disk), or say plainly that they go and how to keep them."""
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import pull
+
     if project.spec.pod.network_volume:
         return
     conn = wiring.connection(project, False)
@@ -179,6 +207,11 @@ def sync_data_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOp
 
     Example: podreconcile sync-data
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     progress = Progress()
     with _locked(project, "sync-data", lock_timeout):
@@ -193,6 +226,11 @@ def tensorboard_command(spec: Path = SpecOption, port: int = typer.Option(6006, 
 
     Example: podreconcile tensorboard --port 6007
     """
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import day2
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     conn = wiring.connection(project, False)
     with day2.tensorboard(project, wiring.provider(project), conn, Progress(), port) as (session, forwarder):

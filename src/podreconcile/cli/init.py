@@ -8,8 +8,6 @@ from pathlib import Path
 
 import typer
 
-from podreconcile.core.spec.reference import schema_text
-
 SCHEMA_FILE = "podspec.schema.json"
 GITIGNORE_LINES = (".runpod.env", ".podreconcile/")
 ENV_EXAMPLE = """\
@@ -31,6 +29,10 @@ def init_command(directory: Path = typer.Argument(Path("."), metavar="DIR", help
 
     Example: podreconcile init
     """
+    from podreconcile.core.spec.reference import (
+        schema_text,  # pydantic: only once this runs
+    )
+
     spec = directory / "podspec.yaml"
     if spec.exists():
         typer.echo(f"{spec} exists; left as it is.")

@@ -7,22 +7,48 @@ traceback, never with local variables (they hold keys).
 
 Typer bundles its own click (typer >= 0.29), so its exceptions are matched through typer's public
 classes, never through a separately installed `click`.
+
+Start-up: `--help`, `--version` and each command's `--help` import neither the engine, nor the
+adapters, nor pydantic; each command imports what it needs when it runs (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
-from importlib import metadata
+from collections.abc import Callable
 
 import typer
 
 from podreconcile.cli import sandbox as sandbox_cli
 from podreconcile.core.errors import PodreconcileError, UserError
 from podreconcile.core.terminal_text import printable
-from podreconcile.sandbox.daemon import SandboxError
+
+
+class _Group(typer.core.TyperGroup):
+    """Typer 0.29 builds a pydantic TypeAdapter to coerce a bool flag even when it is left unset
+    (pydantic: about 0.1 s of every sub-command's start). The group's own flags (--debug, --version,
+    --help, the completion ones) are plain bools: passed through as they are, as typer does for a given flag."""
+
+    def parse_args(self, ctx, args):
+        for param in self.get_params(ctx):  # --help too
+            _plain_bool(param)
+        return super().parse_args(ctx, args)
+
+
+def _plain_bool(param: object) -> None:
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # another typer: it coerces as it likes, only slower
+        return
+    described = getattr(param, "type_descriptor", None)
+    if described is not None and described.annotation is bool and getattr(param, "_runtime_param", 0) is None:
+        param._runtime_param = PassThroughRuntimeParam(parameter_info=described.parameter_info, annotation=bool)
+
 
 app = typer.Typer(
+    cls=_Group,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -37,6 +63,8 @@ _debug = {"on": False}
 
 
 def version() -> str:
+    from importlib import metadata  # 30 ms: only for --version
+
     try:
         return metadata.version("podreconcile")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
@@ -58,6 +86,24 @@ def _options(
     _debug["on"] = debug
 
 
+def _reporting_retries(command: Callable) -> Callable:
+    """Run a command with its retries (API calls, SSH) shown on the progress lines. Set when the command
+    runs, not at start-up, so that `--help` and `--version` import neither the engine nor rich."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from podreconcile.cli import render
+        from podreconcile.engine import retry
+
+        token = retry.on_retry.set(render.Progress().retrying)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            retry.on_retry.reset(token)
+
+    return run
+
+
 def _load_commands() -> None:
     from podreconcile.cli import commands
 
@@ -65,20 +111,11 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from podreconcile.cli import render
-    from podreconcile.engine import retry
-
     _load_commands()
-    token = retry.on_retry.set(render.Progress().retrying)
-    try:
-        return _run(argv)
-    finally:
-        retry.on_retry.reset(token)
+    return _run(argv)
 
 
 def _run(argv: list[str] | None) -> int:
-    from podreconcile.cli import render
-
     args = sys.argv[1:] if argv is None else argv
     if {"--install-completion", "--show-completion"} & set(args) and not _shell_known():
         print("Error: podreconcile cannot tell which shell runs it; run `podreconcile --install-completion` "
@@ -86,18 +123,34 @@ def _run(argv: list[str] | None) -> int:
         return 1
     try:
         # Without standalone mode, click returns the code of a `typer.Exit` instead of raising it.
-        code = app(args=argv, prog_name="podreconcile", standalone_mode=False)
+        code = _command().main(args=argv, prog_name="podreconcile", standalone_mode=False)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 0
     except KeyboardInterrupt:
-        render.finish()
+        _finish()
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the one place every error is rendered
-        render.finish()
+        _finish()
         return _render(error)
-    render.finish()
+    _finish()
     return code if isinstance(code, int) else 0
+
+
+def _command() -> typer.core.TyperGroup:
+    """The click group of `app`, each of its own commands (not the sandbox's) reporting retries."""
+    group = typer.main.get_command(app)
+    for command in group.commands.values():
+        if not isinstance(command, typer.core.TyperGroup):
+            command.callback = _reporting_retries(command.callback)
+    return group
+
+
+def _finish() -> None:
+    """End the progress display, if a command started one (only then is render imported)."""
+    render = sys.modules.get("podreconcile.cli.render")
+    if render is not None:
+        render.finish()
 
 
 def _shell_known() -> bool:
@@ -121,11 +174,17 @@ def _render(error: BaseException) -> int:
         return 1
     if _debug["on"]:
         traceback.print_exception(error, file=sys.stderr)
-    if isinstance(error, (UserError, PodreconcileError, SandboxError)):
+    if isinstance(error, (UserError, PodreconcileError, *_sandbox_error())):
         print(f"Error: {printable(str(error))}", file=sys.stderr)  # may quote the pod's stderr
     else:
         print(f"Error: unexpected {type(error).__name__}; run again with --debug for the traceback.", file=sys.stderr)
     return 1
+
+
+def _sandbox_error() -> tuple[type[BaseException], ...]:
+    """The sandbox's error class, if a `sandbox` command imported the daemon (else none can occur)."""
+    daemon = sys.modules.get("podreconcile.sandbox.daemon")
+    return (daemon.SandboxError,) if daemon is not None else ()
 
 
 def entry() -> None:

@@ -11,7 +11,6 @@ import sys
 import typer
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.spec.duration import parse_duration
 from podreconcile.core.terminal_text import printable
 
 SpecOption = typer.Option(None, "-f", "--file", metavar="SPEC",
@@ -22,6 +21,9 @@ LockTimeoutOption = typer.Option(
 
 
 def lock_seconds(text: str | None) -> float:
+    # Here, not at the top: core.spec loads pydantic, which `--help` does without.
+    from podreconcile.core.spec.duration import parse_duration
+
     if not text or text.strip() in ("0", "0s"):
         return 0
     try:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from podreconcile.cli import wiring
 from podreconcile.cli.options import LockTimeoutOption, SpecOption, lock_seconds
-from podreconcile.cli.render import Progress
-from podreconcile.engine import pull
-from podreconcile.engine.project import load_project
+
+if TYPE_CHECKING:
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine import pull
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,9 @@ def pull_command(
 
     Example: podreconcile pull checkpoint-1500 --to ./models/
     """
+    from podreconcile.cli.render import Progress
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     progress = Progress()
     if start:  # starting and stopping the pod is a change: it takes the lock
@@ -42,6 +46,9 @@ def pull_command(
 
 
 def pull_into(project, progress: Progress, paths: list[str], to: Path | None, start: bool) -> pull.PullResult:
+    from podreconcile.cli import wiring
+    from podreconcile.engine import pull
+
     conn = wiring.connection(project, start)
     try:
         return pull.pull(project, wiring.provider(project), conn, progress, paths, to, start)

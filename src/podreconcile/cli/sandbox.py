@@ -6,11 +6,18 @@ import dataclasses
 import json
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from podreconcile.core.errors import UserError
-from podreconcile.sandbox import daemon
+
+if TYPE_CHECKING:
+    from podreconcile.sandbox import daemon
+
+# The daemon (http.client, the S3 server) is imported inside the commands, so `sandbox --help` starts
+# fast; HOME_ENV is its `daemon.HOME_ENV` (a unit test keeps them equal).
+HOME_ENV = "PODRECONCILE_SANDBOX_HOME"
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="A local RunPod: real sshd pods, RunPod's API and errors.")
@@ -18,14 +25,18 @@ volume_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                   context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100}, help="Network volumes of the sandbox.")
 app.add_typer(volume_app, name="volume")
 
-HomeOption = typer.Option(None, "--home", metavar="DIR", help=f"Sandbox state folder [default: ${daemon.HOME_ENV} or ~/.podreconcile/sandbox].")
+HomeOption = typer.Option(None, "--home", metavar="DIR", help=f"Sandbox state folder [default: ${HOME_ENV} or ~/.podreconcile/sandbox].")
 
 
 def _home(home: Path | None) -> Path:
+    from podreconcile.sandbox import daemon
+
     return home or daemon.default_home()
 
 
 def _running(home: Path | None) -> daemon.Running:
+    from podreconcile.sandbox import daemon
+
     current = daemon.running(_home(home))
     if current is None:
         raise UserError("The sandbox is not running; start it with `eval \"$(podreconcile sandbox up)\"`.")
@@ -48,6 +59,8 @@ def up(
     Example: eval "$(podreconcile sandbox up)"
     Example: eval "$(podreconcile sandbox up --network emulated --netem 'delay 25ms')"
     """
+    from podreconcile.sandbox import daemon
+
     folder = _home(home).absolute()
     current = daemon.up(folder, port=port, boot_delay=boot_delay, graphql=graphql, network=network, netem=netem)
     # The home too, so that the next `sandbox fault` or `status` in this shell reaches this sandbox.
@@ -57,6 +70,8 @@ def up(
 @app.command()
 def down(home: Path = HomeOption) -> None:
     """Stop the sandbox and every pod it runs (volumes and stopped pods are kept)."""
+    from podreconcile.sandbox import daemon
+
     stopped = daemon.down(_home(home))
     typer.echo("Sandbox stopped." if stopped else "The sandbox was not running.", err=True)
 
@@ -64,6 +79,8 @@ def down(home: Path = HomeOption) -> None:
 @app.command()
 def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json", help="Print it as JSON.")) -> None:
     """Show whether the sandbox runs, its URL, pods and volumes."""
+    from podreconcile.sandbox import daemon
+
     current = daemon.running(_home(home))
     if current is None:
         typer.echo(json.dumps({"running": False}) if as_json else "The sandbox is not running.")
@@ -95,6 +112,8 @@ def volume_create(
     home: Path = HomeOption,
 ) -> None:
     """Create a network volume and print its id."""
+    from podreconcile.sandbox import daemon
+
     args = {"name": name, "size": size_gb, "data_center": data_center}
     typer.echo(daemon.admin(_running(home), "volume-create", args)["id"])
 
@@ -102,6 +121,8 @@ def volume_create(
 @app.command()
 def preempt(pod_id: str = typer.Argument(..., metavar="POD_ID"), home: Path = HomeOption) -> None:
     """Kill a running pod as a spot interruption does (SIGTERM, then SIGKILL)."""
+    from podreconcile.sandbox import daemon
+
     result = daemon.admin(_running(home), "preempt", {"pod_id": pod_id})
     typer.echo(f"Pod {pod_id}: {result['desiredStatus']} ({result['lastStatusChange']}).")
 
@@ -124,7 +145,7 @@ def link(
     Example: podreconcile sandbox link POD_ID --delay 25ms --jitter 5ms --loss 5%
     Example: podreconcile sandbox link POD_ID --down --for 20s
     """
-    from podreconcile.sandbox import links
+    from podreconcile.sandbox import daemon, links
 
     shaping = any(value is not None for value in (delay, jitter, loss, rate, down_for)) or down
     if clear == shaping:
@@ -140,6 +161,8 @@ def link(
 @app.command()
 def rename(pod_id: str, name: str, home: Path = HomeOption) -> None:
     """Rename a pod, as RunPod's console can (the pod keeps running)."""
+    from podreconcile.sandbox import daemon
+
     result = daemon.admin(_running(home), "rename", {"pod_id": pod_id, "name": name})
     typer.echo(f"Pod {pod_id} is now named {result['name']}.")
 
@@ -168,6 +191,8 @@ def fault(
     or s3 / s3.<S3 operation> (s3.PutObject, ...).
     Example: podreconcile sandbox fault v2.pods.list --times 1 --error http-429 --retry-after 2
     """
+    from podreconcile.sandbox import daemon
+
     args = {"operation": operation, "times": times, "kind": error, "body": body, "applied": applied,
             "hang_seconds": hang, "retry_after": retry_after, "pod_key": pod_key}
     result = daemon.admin(_running(home), "fault", args)
@@ -180,6 +205,8 @@ def fault_clear(home: Path = HomeOption) -> None:
 
     Example: podreconcile sandbox fault-clear
     """
+    from podreconcile.sandbox import daemon
+
     result = daemon.admin(_running(home), "clear_faults", {})
     cleared = ", ".join(result["cleared"]) or "none were armed"
     typer.echo(f"Cleared: {cleared}.", err=True)
@@ -214,6 +241,8 @@ def stock(
 
     Example: podreconcile sandbox stock "NVIDIA GeForce RTX 4090" --level NONE --data-center EU-RO-1
     """
+    from podreconcile.sandbox import daemon
+
     result = daemon.admin(_running(home), "stock", {"gpu": gpu, "level": level, "data_center": data_center})
     where = "every data center" if result["data_center"] == "*" else result["data_center"]
     typer.echo(f"Stock of {gpu} in {where}: {result['level']}.", err=True)
@@ -222,4 +251,6 @@ def stock(
 @app.command()
 def calls(home: Path = HomeOption) -> None:
     """API calls since the sandbox started, by operation, as JSON."""
+    from podreconcile.sandbox import daemon
+
     typer.echo(json.dumps(daemon.admin(_running(home), "calls", {}), indent=2))

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from podreconcile.core.spec.reference import schema_text
-
 
 def register(app: typer.Typer) -> None:
     """Add the `schema` command."""
@@ -27,6 +25,10 @@ def schema_command(
 
     Example: podreconcile schema --out podspec.schema.json
     """
+    from podreconcile.core.spec.reference import (
+        schema_text,  # pydantic: only once this runs
+    )
+
     text = schema_text()
     if out is None:
         typer.echo(text, nl=False)

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from podreconcile.cli.render import plan_json, plan_markdown, plan_text, use_colour
 from podreconcile.core.errors import UserError
-from podreconcile.engine import saved_plans
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +21,9 @@ def show_command(
 
     Example: podreconcile show plan.json --format markdown
     """
+    from podreconcile.cli.render import plan_json, plan_markdown, plan_text, use_colour
+    from podreconcile.engine import saved_plans
+
     if output not in ("text", "markdown", "json"):
         raise UserError(f"--format {output} is not one of text, markdown, json.")
     stored = saved_plans.load(plan_file)

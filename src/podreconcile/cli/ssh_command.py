@@ -14,17 +14,18 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from podreconcile.cli import wiring
 from podreconcile.cli.options import SpecOption
-from podreconcile.cli.render import Progress, finish
 from podreconcile.core.errors import UserError
-from podreconcile.core.observation import PodFacts, PodStatus
-from podreconcile.engine import day2
-from podreconcile.engine.observe import wait_for_ssh_port
-from podreconcile.engine.project import Project, load_project
+
+if TYPE_CHECKING:
+    from podreconcile.core.observation import PodFacts
+    from podreconcile.engine.project import Project
+
+# The engine is imported inside the functions, so `--help` needs none of it (docs/benchmarks.md).
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +43,8 @@ def ssh_command(
 
     Example: podreconcile ssh -- nvidia-smi
     """
+    from podreconcile.engine.project import load_project
+
     project = load_project(spec)
     key = project.ssh_key()
     pod = _running_pod(project)
@@ -51,6 +54,12 @@ def ssh_command(
 
 def _running_pod(project: Project) -> PodFacts:
     """Our pod, by the ownership rules every day-2 command follows; a booting one is waited for."""
+    from podreconcile.cli import wiring
+    from podreconcile.cli.render import Progress
+    from podreconcile.core.observation import PodStatus
+    from podreconcile.engine import day2
+    from podreconcile.engine.observe import wait_for_ssh_port
+
     provider = wiring.provider(project)
     pod = day2.current_pod(project, provider)
     if not pod.status.is_up:
@@ -63,6 +72,8 @@ def _running_pod(project: Project) -> PodFacts:
 
 def pinned_host_key(project: Project, pod: PodFacts) -> str:
     """The pod's host key for this start: pinned in the state file, or checked now by the engine."""
+    from podreconcile.cli import wiring
+
     conn = wiring.connection(project, persist_host_key=False)
     try:
         return conn.session(pod).host_key
@@ -83,6 +94,8 @@ def ssh_argv(pod: PodFacts, key: Path, known_hosts: Path, command: list[str]) ->
 def run_ssh(pod: PodFacts, key: Path, host_key: str, command: list[str]) -> int:
     """Run OpenSSH on the user's terminal; its exit status is ours. Ctrl+C belongs to ssh (and the
     remote side) while it runs, so this process ignores it until ssh is gone."""
+    from podreconcile.cli.render import finish
+
     with tempfile.TemporaryDirectory(prefix="podreconcile-ssh-") as folder:
         known_hosts = Path(folder) / "known_hosts"
         fd = os.open(known_hosts, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
