@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,11 +134,15 @@ def test_ssh_status_and_a_user_stop(project):
 
     code, table = spawn(["status"], project.root, project.env())
     assert code == 0
-    assert f"podreconcile ssh  (or: ssh -i {project.ssh_key} -p " in " ".join(table.split("\n"))
-    assert "since this start" in table and "step " in table
+    # The table wraps a long key path at the terminal's width and indents the rest: compare the words.
+    words = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", table).split())
+    shown = re.search(r"podreconcile ssh \(or: (ssh -i (\S+) -p \d+ \S+)\)", words)
+    assert shown and shown.group(2) == str(project.ssh_key), table
+    assert "since this start" in words and "step " in words
     plain = project.cli("status").stdout
     assert "\033[" not in plain and "Log   " in plain and "latest complete checkpoint: checkpoint-" in plain
     info = json.loads(project.cli("status", "--json").stdout)
+    assert info["pod"]["ssh"] == shown.group(1), "the table shows the same line, unwrapped"
     ssh = info["pod"]["ssh"].split()
     pasted = subprocess.run(ssh[:1] + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                                        "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"] + ssh[1:] + ["hostname"],

@@ -69,7 +69,7 @@ def test_the_whole_flow_with_graphql_gone(project_gone, no_stock_for_the_first_g
     project.edit("podspec.yaml", pod__image=NEW_IMAGE)
     plan = project.cli("plan")
     assert "~ update pod" in plan.stdout and "replace pod" not in plan.stdout
-    assert f"pod.image: 'runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04' -> '{NEW_IMAGE}'" in plan.stdout
+    assert f"pod.image: runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04 -> {NEW_IMAGE}" in plan.stdout
     assert "restart: no, the stopped pod takes them at its next start" in plan.stdout
     applied = project.cli("apply", "--yes")
     assert applied.returncode == 0, applied.stderr
@@ -188,7 +188,7 @@ def test_an_env_change_under_a_live_run_waits_and_replace_now_restarts_the_same_
     assert waiting.returncode == 0, waiting.stdout + waiting.stderr
     assert "updating the pod restarts it, so the update waits for the end of run tiny_run" in waiting.stdout
     (line,) = [line for line in waiting.stdout.splitlines() if "TINY_FAIL_AT_STEP" in line and "deferred" in line]
-    assert "pod.env: TINY_FAIL_AT_STEP changed (values not shown)" in line and "25" not in line
+    assert "pod.env.TINY_FAIL_AT_STEP: (changed)" in line and "25" not in line, "the name only, never a value"
 
     now = project.cli("apply", "--yes", "--replace-now")
     assert now.returncode == 3, now.stderr  # the new env reached the restarted pod: training fails at step 25

@@ -105,9 +105,7 @@ class Connection:
         if self.persist and (pinned is None or state.ssh_endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
                 host_key=HostKey(pod.start_identity, session.host_key), ssh_endpoint=str(pod.ssh)))
-        self._session, self._start = session, pod.start_identity
-        self._arm_guard(session)
-        return session
+        return self._adopt(session, pod)
 
     def _take(self, early: EarlySession, pod: PodFacts) -> PodShell | None:
         if early.start != pod.start_identity or early.endpoint != pod.ssh:
@@ -118,6 +116,10 @@ class Connection:
             if session:
                 session.close()
             return None
+        return self._adopt(session, pod)
+
+    def _adopt(self, session: PodShell, pod: PodFacts) -> PodShell:
+        """Keep this connection, early or regular, and arm the pod's idle guard on it."""
         self._session, self._start = session, pod.start_identity
         self._arm_guard(session)
         return session
