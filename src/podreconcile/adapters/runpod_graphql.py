@@ -184,7 +184,10 @@ def _transport():
             if importlib.util.find_spec(f"runpod.{name}") is not None:
                 return importlib.import_module(f"runpod.{name}")
             del package.__getattr__
+            key = package.api_key  # set on the stand-in (runpod.api_key = ...): the real __init__ resets it
             spec.loader.exec_module(package)
+            if key is not None:
+                package.api_key = key
             return getattr(package, name)
 
         package.__getattr__ = __getattr__

@@ -223,6 +223,8 @@ def image(
 
     Example: podreconcile sandbox image my/trainer:1 --no-sshd
     """
+    from podreconcile.sandbox import daemon
+
     if (sshd_delay is None) == (not no_sshd):
         raise typer.BadParameter("give exactly one of --sshd-delay SECONDS or --no-sshd")
     daemon.admin(_running(home), "image", {"image": name, "sshd_delay": None if no_sshd else sshd_delay})
