@@ -1,0 +1,128 @@
+"""Network faults between the laptop and the pod (issue 13, item 16), on the sandbox's emulated links.
+
+Each pod of these sandboxes sits in a network namespace of its own, on a link that `podreconcile
+sandbox link` slows, makes lossy or cuts (`tc netem`'s parameters; this kernel has no sch_netem, so
+the sandbox applies them itself). `apply` runs as a user types it while the link misbehaves: nothing
+is done twice, nothing is lost, and the log follower resumes where it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from podreconcile.sandbox import daemon, links
+from tests.conftest import SandboxHandle
+from tests.e2e.conftest import UserProject, _project
+from tests.e2e.test_faults import assert_one_clean_run
+
+BOOT_DELAY = 0.3
+KEY_QUERY = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"
+CUT = "20s"
+
+
+def _why_not() -> str | None:
+    reason = links.unavailable_reason()
+    if reason:
+        return reason
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
+        return "this machine cannot make network namespaces (unshare --net failed)"
+    return None
+
+
+WHY_NOT = _why_not()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""),
+              pytest.mark.timeout(240)]  # fmt: skip
+
+
+def _emulated(home, ssh_key, netem: str | None = None) -> SandboxHandle:
+    running = daemon.up(home, boot_delay=BOOT_DELAY, network="emulated", netem=netem)
+    daemon.graphql(running, KEY_QUERY, {"k": ssh_key.with_suffix(".pub").read_text().strip()})
+    return SandboxHandle(home, running)
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory, ssh_key) -> Iterator[SandboxHandle]:
+    """A sandbox whose pods sit on links of their own, clear until a test shapes or cuts one."""
+    home = tmp_path_factory.mktemp("netfaults-home")
+    yield _emulated(home, ssh_key)
+    daemon.down(home)
+
+
+@pytest.fixture
+def netproject(tmp_path, emulated, ssh_key, request) -> Iterator[UserProject]:
+    """`project`, bound to the emulated sandbox."""
+    user = _project(tmp_path, emulated, ssh_key, request)
+    yield user
+    user.destroy()
+
+
+class Lines:
+    """A Popen text stream read on a thread of its own: every line kept, any of them awaited."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.lines) if re.search(pattern, line)), None)
+            if found is not None:
+                return found
+            if not self._thread.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r}; saw:\n" + "\n".join(self.lines))
+
+    def join(self) -> list[str]:
+        self._thread.join(30)
+        return self.lines
+
+
+def link(project: UserProject, *args: str) -> None:
+    """`podreconcile sandbox link POD ARGS` on the project's pod, as a user types it."""
+    project.sandbox.cli("link", project.pod()["id"], *args, timeout=60)
+
+
+def attempts(project: UserProject) -> int:
+    return project.train_log().count("=== podreconcile run")
+
+
+# ---- a slow and lossy link ----
+
+
+@pytest.fixture(scope="module")
+def lossy(tmp_path_factory, ssh_key) -> Iterator[SandboxHandle]:
+    """A sandbox whose every new pod gets a 200 ms round trip that loses 5% of its packets."""
+    home = tmp_path_factory.mktemp("netfaults-lossy-home")
+    yield _emulated(home, ssh_key, netem="delay 100ms loss 5%")
+    daemon.down(home)
+
+
+def test_apply_over_a_200ms_round_trip_that_loses_5_percent_converges(tmp_path, lossy, ssh_key, request):
+    project = _project(tmp_path, lossy, ssh_key, request)
+    try:
+        project.edit("configs/tiny.yaml", max_steps=20, step_seconds=0.05)
+        result = project.cli("apply", "--yes", timeout=200)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "link: delay 100ms loss 5%" in lossy.cli("status").stdout
+        assert_one_clean_run(project)
+        steps = re.findall(r"^step (\d+) loss", project.train_log(), re.M)
+        assert steps == [str(n) for n in range(1, 21)], project.train_log()
+        printed = re.findall(r"^step (\d+) loss", result.stdout, re.M)
+        assert printed == steps, result.stdout  # the follower printed each step once, in order
+    finally:
+        project.destroy()
