@@ -69,11 +69,13 @@ class Lines:
 
     def __init__(self, stream) -> None:
         self.lines: list[str] = []
+        self.arrived: list[float] = []  # when each line was read (monotonic)
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
     def _read(self, stream) -> None:
         for line in stream:
+            self.arrived.append(time.monotonic())
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, pattern: str, timeout: float = 120) -> str:
@@ -126,3 +128,39 @@ def test_apply_over_a_200ms_round_trip_that_loses_5_percent_converges(tmp_path, 
         assert printed == steps, result.stdout  # the follower printed each step once, in order
     finally:
         project.destroy()
+
+
+# ---- a link cut for 20 s ----
+
+
+def test_a_20s_cut_during_the_log_follow_resumes_it_and_prints_nothing_twice(netproject):
+    """Every packet dropped for 20 s while `apply` follows the log: the follow stalls, then goes on
+    from where it was (on the same TCP connection, which outlives a 20 s silence, or on a new one),
+    the output is the attempt's log exactly once, and the one attempt ends with EXIT_CODE=0."""
+    project = netproject
+    project.edit("configs/tiny.yaml", max_steps=60, step_seconds=0.5)
+    apply = project.popen("apply", "--yes")
+    out, err = Lines(apply.stdout), Lines(apply.stderr)
+    try:
+        out.wait_for(r"^step 5 loss")
+        link(project, "--down", "--for", CUT)
+        cut_at = time.monotonic()
+        apply.wait(timeout=200)
+    finally:
+        apply.kill()
+    stdout, stderr = out.join(), err.join()
+    assert apply.returncode == 0, "\n".join(stdout + stderr)
+    # The cut reached the follow: no line came through for most of its 20 s.
+    after = [t for t in out.arrived if t >= cut_at]
+    assert after and max(b - a for a, b in zip([cut_at, *after], after)) >= 15, "the follow never stalled"
+    lost = [line for line in stderr if "lost the SSH connection" in line]
+    if lost:  # a new connection: it says so once per reconnect, and goes on
+        assert all("reconnecting" in line for line in lost)
+    printed = stdout[next(i for i, line in enumerate(stdout) if line.startswith("=== podreconcile run")):]
+    assert printed == project.current_log().splitlines(), "\n".join(printed)  # each line once, none lost
+    assert printed[-1] == "EXIT_CODE=0"
+    steps = re.findall(r"^step (\d+) loss", project.train_log(), re.M)
+    assert steps == [str(n) for n in range(1, 61)]
+    assert [line for line in printed if line.startswith("step ")] == re.findall(r"^step .*$", project.train_log(), re.M)
+    assert "training succeeded" in "\n".join(stderr)
+    assert_one_clean_run(project)
