@@ -8,7 +8,6 @@ is done twice, nothing is lost, and the log follower resumes where it was.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -164,3 +163,64 @@ def test_a_20s_cut_during_the_log_follow_resumes_it_and_prints_nothing_twice(net
     assert [line for line in printed if line.startswith("step ")] == re.findall(r"^step .*$", project.train_log(), re.M)
     assert "training succeeded" in "\n".join(stderr)
     assert_one_clean_run(project)
+
+
+def _data_files(project: UserProject, count: int = 4, size: int = 1 << 20) -> dict[str, bytes]:
+    """`count` random files of `size` bytes in data/big/, uploaded to /workspace/data/big."""
+    folder = project.root / "data" / "big"
+    folder.mkdir(parents=True)
+    files = {"tiny.txt": (project.root / "data" / "tiny.txt").read_bytes()}
+    for i in range(count):
+        files[f"big/part-{i}.bin"] = os.urandom(size)
+        (folder / f"part-{i}.bin").write_bytes(files[f"big/part-{i}.bin"])
+    project.edit("podspec.yaml", data=[{"from": "data/tiny.txt", "to": "/workspace/data/tiny.txt"},
+                                       {"from": "data/big", "to": "/workspace/data/big"}])  # fmt: skip
+    return files
+
+
+def _not_arrived(project: UserProject, files: dict[str, bytes]) -> set[str]:
+    """The data files the volume does not hold byte for byte."""
+    folder = project.volume() / "data"
+    return {name for name, body in files.items()
+            if not (folder / name).is_file() or (folder / name).read_bytes() != body}  # fmt: skip
+
+
+def _uploaded(lines: list[str]) -> list[tuple[int, float]]:
+    """(files, seconds) of each `uploaded N file(s), B bytes in S s` line."""
+    found = [re.search(r"uploaded (\d+) file\(s\), \d+ bytes in ([\d.]+) s", line) for line in lines]
+    return [(int(m.group(1)), float(m.group(2))) for m in found if m]
+
+
+def test_a_20s_cut_during_a_data_upload_then_apply_again_sends_only_what_is_missing(netproject):
+    """The first apply finishes once the link is back, or fails in one sentence; the next one sends
+    only the files the volume lacks, and every file arrives byte for byte; one pod."""
+    project = netproject
+    project.edit("configs/tiny.yaml", max_steps=10, step_seconds=0.05)
+    files = _data_files(project)
+    apply = project.popen("apply", "--yes")
+    out, err = Lines(apply.stdout), Lines(apply.stderr)
+    try:
+        err.wait_for(r"created pod")
+        link(project, "--rate", "8mbit")  # 1 MB/s: the 4 MB take seconds
+        err.wait_for(r"^==> upload data")
+        time.sleep(1.5)
+        link(project, "--down", "--for", CUT)
+        apply.wait(timeout=200)
+    finally:
+        apply.kill()
+    stdout, stderr = out.join(), err.join()
+    first = "\n".join(stdout + stderr)
+    missing = _not_arrived(project, files)
+    if apply.returncode == 0:
+        # It waited for the link: the upload took the cut's 20 s, and everything arrived.
+        assert _uploaded(stderr) and _uploaded(stderr)[0][1] >= 15, first
+        assert not missing, first
+    else:
+        assert "Traceback" not in first and "upload" in first, first  # failed cleanly, saying where
+    again = project.cli("apply", "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    sent = sum(count for count, _ in _uploaded(again.stderr.splitlines()))
+    assert sent == len(missing), again.stderr  # only what was missing went up again
+    assert not _not_arrived(project, files)
+    assert len(project.pods()) == 1
+    assert attempts(project) == 1 and project.current_log().rstrip().endswith("EXIT_CODE=0")
