@@ -21,6 +21,7 @@ from podreconcile.sandbox import daemon, links
 from tests.conftest import SandboxHandle
 from tests.e2e.conftest import UserProject, _project
 from tests.e2e.test_faults import assert_one_clean_run
+from tests.helpers import wait_until
 
 BOOT_DELAY = 0.3
 KEY_QUERY = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"
@@ -121,9 +122,9 @@ def test_apply_over_a_200ms_round_trip_that_loses_5_percent_converges(tmp_path, 
         assert result.returncode == 0, result.stdout + result.stderr
         assert "link: delay 100ms loss 5%" in lossy.cli("status").stdout
         assert_one_clean_run(project)
-        steps = re.findall(r"^step (\d+) loss", project.train_log(), re.M)
+        steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
         assert steps == [str(n) for n in range(1, 21)], project.train_log()
-        printed = re.findall(r"^step (\d+) loss", result.stdout, re.M)
+        printed = re.findall(r"^step (\d+) loss", result.stdout, re.MULTILINE)
         assert printed == steps, result.stdout  # the follower printed each step once, in order
     finally:
         project.destroy()
@@ -158,9 +159,9 @@ def test_a_20s_cut_during_the_log_follow_resumes_it_and_prints_nothing_twice(net
     printed = stdout[next(i for i, line in enumerate(stdout) if line.startswith("=== podreconcile run")):]
     assert printed == project.current_log().splitlines(), "\n".join(printed)  # each line once, none lost
     assert printed[-1] == "EXIT_CODE=0"
-    steps = re.findall(r"^step (\d+) loss", project.train_log(), re.M)
+    steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
     assert steps == [str(n) for n in range(1, 61)]
-    assert [line for line in printed if line.startswith("step ")] == re.findall(r"^step .*$", project.train_log(), re.M)
+    assert [line for line in printed if line.startswith("step ")] == re.findall(r"^step .*$", project.train_log(), re.MULTILINE)
     assert "training succeeded" in "\n".join(stderr)
     assert_one_clean_run(project)
 
@@ -224,3 +225,34 @@ def test_a_20s_cut_during_a_data_upload_then_apply_again_sends_only_what_is_miss
     assert not _not_arrived(project, files)
     assert len(project.pods()) == 1
     assert attempts(project) == 1 and project.current_log().rstrip().endswith("EXIT_CODE=0")
+
+
+def test_a_cut_right_after_the_launch_is_sent_never_starts_a_second_training(netproject):
+    """The link drops as `apply` sends the launch and the laptop gives up on it (apply killed, the
+    launch's answer maybe never seen); once the link is back, the next apply never starts a second
+    training: one attempt, every step once, one pod."""
+    project = netproject
+    project.edit("configs/tiny.yaml", max_steps=60, step_seconds=0.5)
+    apply = project.popen("apply", "--yes")
+    err = Lines(apply.stderr)
+    Lines(apply.stdout)
+    try:
+        err.wait_for(r"^==> launch run")
+        link(project, "--down", "--for", CUT)
+        time.sleep(3)
+    finally:
+        apply.kill()
+        apply.wait(timeout=30)
+    pod_id = project.pod()["id"]
+    wait_until(lambda: "link: clear" in next(line for line in project.sandbox.cli("status").stdout.splitlines()
+                                             if pod_id in line), timeout=60)  # fmt: skip
+    again = project.cli("apply", "--yes", timeout=200)
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output
+    assert attempts(project) == 1, project.train_log()
+    # Launched before the cut, the plan finds it running; cut before it reached the pod, it is launched
+    # now. Either way the training ran once.
+    assert "Run tiny_run is running (attempt 1" in output or "> launch run" in again.stdout, output
+    steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
+    assert steps == [str(n) for n in range(1, 61)]
+    assert_one_clean_run(project)
