@@ -120,7 +120,7 @@ def test_apply_over_a_200ms_round_trip_that_loses_5_percent_converges(tmp_path, 
         project.edit("configs/tiny.yaml", max_steps=20, step_seconds=0.05)
         result = project.cli("apply", "--yes", timeout=200)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "link: delay 100ms loss 5%" in lossy.cli("status").stdout
+        assert "emulated links (new pods: delay 100ms loss 5%) network" in lossy.cli("status").stdout
         assert_one_clean_run(project)
         steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
         assert steps == [str(n) for n in range(1, 21)], project.train_log()
@@ -138,7 +138,10 @@ def test_a_20s_cut_during_the_log_follow_resumes_it_and_prints_nothing_twice(net
     from where it was (on the same TCP connection, which outlives a 20 s silence, or on a new one),
     the output is the attempt's log exactly once, and the one attempt ends with EXIT_CODE=0."""
     project = netproject
-    project.edit("configs/tiny.yaml", max_steps=60, step_seconds=0.5)
+    # 40 s of training: it outlasts the cut and TCP's backed-off retransmissions after it (up to
+    # ~25 s after the cut began), so the follow resumes while the pod still runs. A pod that stops
+    # itself before then takes its link along and the follow ends without the log's end.
+    project.edit("configs/tiny.yaml", max_steps=80, step_seconds=0.5)
     apply = project.popen("apply", "--yes")
     out, err = Lines(apply.stdout), Lines(apply.stderr)
     try:
@@ -160,7 +163,7 @@ def test_a_20s_cut_during_the_log_follow_resumes_it_and_prints_nothing_twice(net
     assert printed == project.current_log().splitlines(), "\n".join(printed)  # each line once, none lost
     assert printed[-1] == "EXIT_CODE=0"
     steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
-    assert steps == [str(n) for n in range(1, 61)]
+    assert steps == [str(n) for n in range(1, 81)]
     assert [line for line in printed if line.startswith("step ")] == re.findall(r"^step .*$", project.train_log(), re.MULTILINE)
     assert "training succeeded" in "\n".join(stderr)
     assert_one_clean_run(project)
@@ -250,9 +253,9 @@ def test_a_cut_right_after_the_launch_is_sent_never_starts_a_second_training(net
     output = again.stdout + again.stderr
     assert again.returncode == 0, output
     assert attempts(project) == 1, project.train_log()
-    # Launched before the cut, the plan finds it running; cut before it reached the pod, it is launched
-    # now. Either way the training ran once.
-    assert "Run tiny_run is running (attempt 1" in output or "> launch run" in again.stdout, output
+    # Launched before the cut, the plan finds it running (or ended, on a slow machine); cut before it
+    # reached the pod, it is launched now. Either way the training ran once.
+    assert re.search(r"Run tiny_run (is running|ended) \(attempt 1\b", output) or "> launch run" in again.stdout, output
     steps = re.findall(r"^step (\d+) loss", project.train_log(), re.MULTILINE)
     assert steps == [str(n) for n in range(1, 61)]
     assert_one_clean_run(project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import socket
 from pathlib import Path
 
@@ -16,6 +17,11 @@ from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import SSH_USER as USER
 from podreconcile.core.ports import HostKeyChanged
+
+# paramiko logs a dying transport at ERROR ("Socket exception: Network is unreachable (101)"); with
+# no handler configured Python prints that raw to stderr. The failure reaches the user as our
+# TemporaryError/notice instead, so paramiko's own records go nowhere.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
 # Without TCP_USER_TIMEOUT a peer that vanishes silently (preempted host) leaves the keepalive
