@@ -131,12 +131,11 @@ def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption)
     project = load_project(spec)
     provider = wiring.provider(project)
     with _locked(project, "stop", lock_timeout):
-        plan = day2.plan_stop(project, provider)
+        plan, pod = day2.plan_stop(project, provider)
         if not plan.actions:
             typer.echo(plan.summary)
             return
         pod_id = plan.actions[0].pod_id
-        pod = provider.get_pod(pod_id)
         # A run under way is looked at first, so the next plan calls its end a stop, not a failure.
         run = user_stop.run_before_stop(project, pod) if pod else None
         conn = wiring.connection(project, False)

@@ -84,8 +84,10 @@ def status(project: Project, provider: Provider, conn: Connection) -> tuple[Stat
 
 # ---- stop and destroy ----
 
-def plan_stop(project: Project, provider: Provider) -> Plan:
-    return stop_plan(ownership(project, retry.call(provider.list_pods)), project.spec.pod_name)
+def plan_stop(project: Project, provider: Provider) -> tuple[Plan, PodFacts | None]:
+    """The stop plan and the pod it stops, from one listing (the pod's run is probed before the stop)."""
+    owner = ownership(project, retry.call(provider.list_pods))
+    return stop_plan(owner, project.spec.pod_name), owner.pod
 
 
 def plan_destroy(project: Project, provider: Provider) -> Plan:
