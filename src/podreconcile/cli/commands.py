@@ -145,7 +145,7 @@ def plan_command(
     if output not in ("text", "markdown", "json"):
         raise UserError(f"--format {output} is not one of text, markdown, json.")
     project = load_project(spec)
-    conn = wiring.connection(project, False)
+    conn = wiring.connection(project, False, look=True)
     try:
         planned = compute_plan(project, conn, _options(project, force_restart, replace_now=replace_now))
     finally:
@@ -203,7 +203,7 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
     project.ssh_key()
     states = project.state_file
     states.lock("apply", lock_seconds(lock_timeout), on_wait=Progress().step)
-    conn = wiring.connection(project, True)
+    conn = wiring.connection(project, True, look=True)
     progress = Progress()
     try:
         options = _options(project, force_restart or bool(stored and stored.force_restart), adopt,

@@ -72,7 +72,7 @@ def status_command(spec: Path = SpecOption, as_json: bool = typer.Option(False, 
     except ValueError as error:
         raise UserError(f"--stalled-after: {error}.") from None
     project = load_project(spec)
-    conn = wiring.connection(project, False)
+    conn = wiring.connection(project, False, look=True)
     try:
         state, obs, result, owner = day2.status(project, wiring.provider(project), conn)
     finally:

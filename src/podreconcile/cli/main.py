@@ -111,6 +111,9 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from podreconcile.cli import wiring
+
+    wiring.begin_early_ssh(sys.argv[1:] if argv is None else argv)
     _load_commands()
     return _run(argv)
 

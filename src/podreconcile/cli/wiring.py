@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import atexit
 import os
+from typing import TYPE_CHECKING
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.ports import Provider, VolumeStore
-from podreconcile.core.volume_s3 import S3Credentials, S3Route
-from podreconcile.engine.pod_work import SshPodWork
-from podreconcile.engine.project import Project
-from podreconcile.engine.volume_access import VolumeAccess
+
+if TYPE_CHECKING:  # imported when used: `begin_early_ssh` runs before any of them is needed
+    from pathlib import Path
+
+    from podreconcile.core.observation import Endpoint
+    from podreconcile.core.ports import Provider, VolumeStore
+    from podreconcile.core.volume_s3 import S3Credentials, S3Route
+    from podreconcile.engine.pod_work import SshPodWork
+    from podreconcile.engine.project import Project
 
 DEFAULT_API_BASE_URL = "https://api.runpod.io"
 
@@ -61,13 +66,55 @@ def _build(key: str, base_url: str, spot: bool):
     return SpotProvider(rest, RunPod(key, base_url))
 
 
-def connection(project: Project, persist_host_key: bool) -> SshPodWork:
+def connection(project: Project, persist_host_key: bool, look: bool = False) -> SshPodWork:
     """The command run's one SSH connection, opened on first use, with the pod-side work over it and the
     network volume's S3 access (its store made only when the key pair is set and the volume's data
-    center has S3)."""
+    center has S3). For a command that observes the run (`look`), the handshake to the last known
+    endpoint and the look on it begin now, while the provider is built and the API answers."""
     from podreconcile.adapters.ssh import connect
-    return SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url(project),
+    from podreconcile.engine import early_ssh
+    from podreconcile.engine.pod_work import SshPodWork
+    from podreconcile.engine.volume_access import VolumeAccess
+
+    work = SshPodWork(project, connect, persist_host_key=persist_host_key, api_base_url=api_base_url(project),
                       volume=VolumeAccess(project, volume_store))
+    work.use_early(early_ssh.claim(project.state_file.path))
+    if look:
+        work.connect_early(project.state_file.read())
+    return work
+
+
+# The commands that reach the pod over SSH, and their option naming the spec.
+_REACHES_POD = {"plan", "apply", "status", "logs", "ssh", "stop", "pull", "tensorboard"}
+_SPEC_OPTIONS = ("-f", "--file")
+
+
+def begin_early_ssh(args: list[str]) -> None:
+    """Before the arguments are parsed: for a command that will reach the pod, start the handshake to
+    the pod's last known endpoint now (engine.early_ssh.begin), so the imports, the spec and the API call
+    overlap it. The arguments are only peeked at; typer parses them as always afterwards."""
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    if command not in _REACHES_POD or {"--help", "-h"} & set(args):
+        return
+    from podreconcile.engine import early_ssh
+
+    early_ssh.begin(_spec_option(args), _early_connect)
+
+
+def _spec_option(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg in _SPEC_OPTIONS and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--file="):
+            return arg.removeprefix("--file=")
+    return None
+
+
+def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str):
+    from podreconcile.adapters.ssh import connect
+    from podreconcile.engine.early_ssh import EARLY_TIMEOUT
+
+    return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT)
 
 
 def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:

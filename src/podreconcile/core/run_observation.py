@@ -12,12 +12,13 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from podreconcile.core.untrusted import (
     MAX_INT,
     MAX_TEXT,
     as_bool,
+    as_dict,
     as_float,
     as_int,
     as_list,
@@ -91,6 +92,14 @@ class RunStatus:
         return self.state in (RunState.SETUP, RunState.RUNNING)
 
 
+class GuardSettings(NamedTuple):
+    """The idle guard's settings as `arm` records them on the pod (remote/runner/idle_guard.py)."""
+
+    timeout_s: float
+    mount: str
+    api_base_url: str | None
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What one probe saw of a run."""
@@ -109,6 +118,8 @@ class RunFacts:
     source: str = "ssh"  # "ssh": the probe on the running pod; "s3": read from the volume, no pod
     log_age_s: float | None = None  # seconds since current.log last changed (pod's clock)
     pod_now: float | None = None  # the pod's clock when probed: checkpoint mtimes are on it
+    guard_running: bool = False  # the pod's idle guard holds its lock
+    guard_settings: GuardSettings | None = None  # what the guard was last armed with, as it recorded them
 
     @property
     def alive(self) -> bool:
@@ -176,7 +187,17 @@ def parse_probe(text: str) -> RunFacts:
         log_lines=tuple(as_str(line, 4096) or "" for line in as_list(data.get("log_lines"))[:200]),
         log_age_s=_seconds(data.get("log_age_s")),
         pod_now=_seconds(data.get("now")),
+        guard_running=as_bool(as_dict(data.get("guard")).get("running")),
+        guard_settings=_guard_settings(as_dict(data.get("guard")).get("settings")),
     )
+
+
+def _guard_settings(value: Any) -> GuardSettings | None:
+    settings = as_dict(value)
+    timeout, mount = as_float(settings.get("timeout_s")), as_str(settings.get("mount"), 4096)
+    if timeout is None or mount is None:
+        return None
+    return GuardSettings(timeout, mount, as_str(settings.get("api_base_url"), 4096))
 
 
 def parse_status(text: str) -> RunStatus | None:

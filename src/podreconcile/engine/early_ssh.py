@@ -9,11 +9,20 @@ host key) or the attempt failed, the session is dropped and the regular path con
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Callable
 
+from podreconcile.core.errors import PodreconcileError
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import PodShell
+from podreconcile.core.spec.settings import load_settings
+from podreconcile.core.state import State
+from podreconcile.engine.spec_path import find_spec
+from podreconcile.engine.state_file import StateFile
+
+EARLY_TIMEOUT = 10.0  # the early handshake's own bound; the regular connect retries after it
 
 
 class EarlySession:
@@ -56,3 +65,49 @@ def parse_endpoint(text: str | None) -> Endpoint | None:
     """`host:port` as the state file keeps it; None for anything else."""
     host, _, port = (text or "").rpartition(":")
     return Endpoint(host, int(port)) if host and port.isdigit() else None
+
+
+# The handshake a command began before parsing its arguments (begin), waiting for the command's
+# connection to claim it. One per process: a command run has one SSH connection.
+_pending: dict[Path, EarlySession] = {}
+
+
+def begin(spec_option: str | None, open_: Callable[[Endpoint, Path, str], PodShell]) -> None:
+    """Start the handshake to the endpoint the project's state file remembers, before the spec and the
+    heavy modules are loaded: it then runs while they load and while the API answers.
+
+    A guess, made only when the project has one state file (one spec); anything unusable (no spec, no
+    known endpoint, no key) simply starts nothing, and the command connects as it always did. The host
+    key of that start is pinned, so the handshake can only complete with the sshd seen before."""
+    try:
+        spec_path = find_spec(Path(spec_option) if spec_option else None)
+        known = _only_known_start(spec_path.parent)
+        if known is None:
+            return
+        state_path, state = known
+        endpoint = parse_endpoint(state.ssh_endpoint)
+        key = load_settings(spec_path.parent, os.environ).ssh_key_path
+    except (PodreconcileError, OSError, ValueError):
+        return
+    if endpoint is None or key is None or not key.is_file():
+        return
+    pinned = state.host_key.key
+    _pending[state_path] = EarlySession(state.host_key.start, endpoint, lambda: open_(endpoint, key, pinned))
+
+
+def claim(state_path: Path) -> EarlySession | None:
+    """The handshake begun for this state file, if any; one begun for another is dropped."""
+    session = _pending.pop(state_path, None)
+    for other in _pending.values():
+        other.abandon()
+    _pending.clear()
+    return session
+
+
+def _only_known_start(project_dir: Path) -> tuple[Path, State] | None:
+    folders = [path.parent for path in (project_dir / ".podreconcile").glob("*/state.json")]
+    if len(folders) != 1:
+        return None  # several specs: which one the command is for is known only once the spec is read
+    state_file = StateFile(project_dir, folders[0].name)
+    state = state_file.read()
+    return (state_file.path, state) if state.host_key and state.ssh_endpoint else None

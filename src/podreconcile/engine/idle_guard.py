@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 
 from podreconcile.core.ports import PodShell
+from podreconcile.core.run_observation import GuardSettings, RunFacts
 from podreconcile.remote import guard_archive
 
 GUARD_DIR = "/run/podreconcile"
@@ -33,3 +34,13 @@ def arm(session: PodShell, timeout_s: int, mount: str, api_base_url: str | None 
     detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
     return (f"the pod's idle guard could not be armed ({detail[:200]}); an interrupted apply may leave "
             "this pod running until you stop it")
+
+
+def settings(timeout_s: int, mount: str, api_base_url: str | None) -> GuardSettings:
+    """What `arm` records for these values, to compare with what the probe read."""
+    return GuardSettings(float(int(timeout_s)), mount, api_base_url or None)
+
+
+def armed(run: RunFacts, wanted: GuardSettings) -> bool:
+    """The probe saw the guard armed with these settings: running, or switched off as asked."""
+    return run.guard_settings == wanted and (run.guard_running or wanted.timeout_s <= 0)

@@ -32,12 +32,11 @@ from podreconcile.engine import (
     retry,
     volume_observe,
 )
-from podreconcile.engine.early_ssh import EarlySession, parse_endpoint
+from podreconcile.engine.early_ssh import EARLY_TIMEOUT, EarlySession, parse_endpoint
 from podreconcile.engine.project import Project
 from podreconcile.engine.volume_access import VolumeAccess
 
 SSH_DEADLINE = 600.0  # a cold image pull on RunPod takes minutes before sshd answers
-EARLY_TIMEOUT = 10.0  # the early handshake's own bound; the regular connect retries after it
 # Seconds to wait for a new pod's SSH (port, then sshd) instead of SSH_DEADLINE: a slower boot, or a shorter wait.
 SSH_TIMEOUT_ENV = "PODRECONCILE_SSH_TIMEOUT"
 
@@ -64,6 +63,12 @@ class Connection:
         self.guard_problem: str | None = None  # why the pod's idle guard is not armed, if it is not
         self._early: EarlySession | None = None
 
+    def use_early(self, early: EarlySession | None) -> None:
+        """A handshake begun before this connection existed (engine.early_ssh.begin), taken as this
+        connection's early one."""
+        if early is not None and self._early is None and self._session is None:
+            self._early = early
+
     def connect_early(self, state: State) -> None:
         """Start the handshake to the last known start's endpoint now; `session` takes it if the pod is still there."""
         known = state.host_key
@@ -74,7 +79,7 @@ class Connection:
         self._early = EarlySession(known.start, endpoint, lambda: self._connect(
             endpoint, key, pinned_key=known.key, timeout=EARLY_TIMEOUT))
 
-    def session(self, pod: PodFacts, deadline: float | None = None) -> PodShell:
+    def session(self, pod: PodFacts, deadline: float | None = None, arm: bool = True) -> PodShell:
         if self._session and self._start == pod.start_identity and self._session.is_alive():
             return self._session
         early, self._early = self._early, None
@@ -84,7 +89,7 @@ class Connection:
                 early.abandon()
             raise TemporaryError(f"pod {pod.id} has no SSH port yet")
         if early:
-            session = self._take(early, pod)
+            session = self._take(early, pod, arm)
             if session:
                 return session
         state = self.project.state_file.read()
@@ -105,9 +110,9 @@ class Connection:
         if self.persist and (pinned is None or state.ssh_endpoint != str(pod.ssh)):
             self.project.state_file.write(self.project.state_file.read().with_(
                 host_key=HostKey(pod.start_identity, session.host_key), ssh_endpoint=str(pod.ssh)))
-        return self._adopt(session, pod)
+        return self._adopt(session, pod, arm)
 
-    def _take(self, early: EarlySession, pod: PodFacts) -> PodShell | None:
+    def _take(self, early: EarlySession, pod: PodFacts, arm: bool) -> PodShell | None:
         if early.start != pod.start_identity or early.endpoint != pod.ssh:
             early.abandon()  # another start: another port and host key
             return None
@@ -116,12 +121,14 @@ class Connection:
             if session:
                 session.close()
             return None
-        return self._adopt(session, pod)
+        return self._adopt(session, pod, arm)
 
-    def _adopt(self, session: PodShell, pod: PodFacts) -> PodShell:
-        """Keep this connection, early or regular, and arm the pod's idle guard on it."""
+    def _adopt(self, session: PodShell, pod: PodFacts, arm: bool = True) -> PodShell:
+        """Keep this connection, early or regular, and arm the pod's idle guard on it (unless the caller
+        arms it only if the probe finds it unarmed: engine.pod_work's look)."""
         self._session, self._start = session, pod.start_identity
-        self._arm_guard(session)
+        if arm:
+            self._arm_guard(session)
         return session
 
     def _arm_guard(self, session: PodShell) -> None:

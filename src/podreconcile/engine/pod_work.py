@@ -7,13 +7,18 @@ run's one SSH connection; a unit test hands apply a fake, so it needs no SSH.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import CodeFacts, DataFacts, PodFacts
+from podreconcile.core.ports import PodShell
 from podreconcile.core.run_observation import RunFacts
-from podreconcile.engine import codesync, datasync, gitsync, pod_steps, volume_upload
+from podreconcile.core.state import State
+from podreconcile.engine import codesync, datasync, gitsync, idle_guard, pod_steps, volume_upload
+from podreconcile.engine.early_ssh import EARLY_TIMEOUT, EarlySession
 from podreconcile.engine.observe import (
     Connection,
     compared_code,
@@ -39,20 +44,85 @@ class PodWork(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class _LookAhead:
+    """The look begun on the early handshake's session (which start, where), before the API answered."""
+
+    early: EarlySession
+    session: Future  # PodShell | None
+    facts: tuple[Future, Future, Future]  # run, code, data
+
+    def matches(self, pod: PodFacts) -> bool:
+        return self.early.start == pod.start_identity and self.early.endpoint == pod.ssh
+
+
 class SshPodWork(Connection):
     """PodWork over SSH (the Connection it extends holds the session, pinned per pod start)."""
+
+    _ahead: _LookAhead | None = None
 
     def local(self) -> tuple[CodeFacts, DataFacts | None]:
         return local_code(self.project), local_data(self.project)
 
+    def connect_early(self, state: State) -> None:
+        """The handshake to the last known endpoint, and the look on it as soon as it is up: the three
+        commands only read, and their answers count only if the API then reports that same start."""
+        if self._ahead is not None:
+            return
+        super().connect_early(state)
+        early, self._early = self._early, None
+        if early is None:
+            return
+        session = _in_background(lambda: early.take(EARLY_TIMEOUT))
+        self._ahead = _LookAhead(early, session, self._look_on(lambda: _required(session)))
+
     def look(self, pod: PodFacts, deadline: float | None) -> tuple[RunFacts, CodeFacts, DataFacts | None]:
-        session = self.session(pod, deadline=deadline)
-        # Three commands on three channels of the one connection at once: one round trip, not three.
-        with ThreadPoolExecutor(3, thread_name_prefix="look") as pool:
-            run = pool.submit(pod_steps.probe, session, paths(self.project), self.project.spec.run.venv)
-            code = pool.submit(compared_code, self.project, session)
-            data = pool.submit(compared_data, self.project, session)
-            return run.result(), code.result(), data.result()
+        facts = self._facts_ahead(pod)
+        if facts is None:
+            session = self.session(pod, deadline=deadline, arm=False)
+            facts = self._look_on(lambda: session)
+        run = facts[0].result()
+        self._arm_unless_armed(run)
+        return run, facts[1].result(), facts[2].result()
+
+    def _facts_ahead(self, pod: PodFacts) -> tuple[Future, Future, Future] | None:
+        """The look begun early, if it reached this very start; else None (and its session closed)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if not ahead.matches(pod):
+            ahead.early.abandon()  # another start: another port and host key
+            return None
+        session = ahead.session.result()
+        if session is None or not session.is_alive():
+            if session:
+                session.close()
+            return None
+        self.close()
+        self._adopt(session, pod, arm=False)
+        return ahead.facts
+
+    def _look_on(self, session: Callable[[], PodShell]) -> tuple[Future, Future, Future]:
+        """Three commands on three channels of the one connection at once: one round trip, not three."""
+        project = self.project
+        return (_in_background(lambda: pod_steps.probe(session(), paths(project), project.spec.run.venv)),
+                _in_background(lambda: compared_code(project, session())),
+                _in_background(lambda: compared_data(project, session())))
+
+    def _arm_unless_armed(self, run: RunFacts) -> None:
+        """The probe read the pod's idle guard: arm it only if none runs or it runs with other settings."""
+        wanted = idle_guard.settings(self.project.spec.pod.idle_timeout, self.project.mount, self.api_base_url)
+        if idle_guard.armed(run, wanted):
+            self.guard_problem = None
+        else:
+            self._arm_guard(self._session)
+
+    def close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.early.abandon()
+            ahead.session.add_done_callback(lambda done: done.result() and done.result().close())
+        super().close()
 
     def sync_code(self, pod: PodFacts, say, warn) -> None:
         session = self.session(pod)
@@ -89,3 +159,30 @@ class SshPodWork(Connection):
 
     def revision(self) -> str:
         return str(codesync.revision(self.project.dir))
+
+
+def _required(session: Future) -> PodShell:
+    """The early session for a command begun ahead; without one, the look ahead is simply not used."""
+    shell = session.result()
+    if shell is None:
+        raise _NoEarlySession()
+    return shell
+
+
+class _NoEarlySession(Exception):
+    pass
+
+
+def _in_background(job: Callable[[], object]) -> Future:
+    """`job` on a daemon thread: a look still waiting on a dead link never holds the command's exit."""
+    future: Future = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(job())
+            except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
+                future.set_exception(error)
+
+    threading.Thread(target=run, name="look", daemon=True).start()
+    return future

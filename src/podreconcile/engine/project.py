@@ -22,9 +22,9 @@ from podreconcile.core.spec import (
     read_training_config,
 )
 from podreconcile.core.spec.command import fill
+from podreconcile.engine.spec_path import SPEC_NAME, find_spec  # noqa: F401 - re-exported for the commands
 from podreconcile.engine.state_file import StateFile
 
-SPEC_NAME = "podspec.yaml"
 
 
 def pod_config(spec: Spec) -> dict:
@@ -116,34 +116,6 @@ def load_project(spec_file: Path | None, environ=None) -> Project:
     settings = load_settings(project_dir, os.environ if environ is None else environ)
     spec = load_spec(_relative(spec_path), settings)
     return Project(project_dir, spec_path, spec, settings, read_training_config(spec, project_dir))
-
-
-def find_spec(spec_file: Path | None, cwd: Path | None = None) -> Path:
-    """The podspec to use, absolute: `-f FILE`, `-f DIR` (its podspec.yaml), or else podspec.yaml
-    in the current folder or the nearest parent folder that has one, as git finds its repository."""
-    cwd = (cwd or Path.cwd()).absolute()
-    if spec_file is not None:
-        path = Path(os.path.normpath(cwd / spec_file))
-        if path.is_dir():
-            path = path / SPEC_NAME
-            if not path.is_file():
-                raise UserError(f"{_shown(path, cwd)} not found; run `podreconcile init {_shown(path.parent, cwd)}` "
-                                "to write one.")
-        if not path.is_file():
-            raise UserError(f"{spec_file} does not exist; pass -f with the podspec or the folder that holds it.")
-        return path
-    for folder in (cwd, *cwd.parents):
-        if (folder / SPEC_NAME).is_file():
-            return folder / SPEC_NAME
-    raise UserError(f"No {SPEC_NAME} in {cwd} or any parent folder; run `podreconcile init` to write one, "
-                    "or pass -f SPEC.")
-
-
-def _shown(path: Path, cwd: Path) -> str:
-    try:
-        return str(path.relative_to(cwd)) or "."
-    except ValueError:
-        return str(path)
 
 
 def _relative(path: Path) -> Path:

@@ -19,7 +19,7 @@ SHEBANG = b"#!/usr/bin/env python3\n"
 # Fixed entry metadata: the same sources always give the same bytes (and the same upload).
 GUARD_MAIN = b"import sys\n\nfrom runner.idle_guard import main\n\nsys.exit(main(sys.argv))\n"
 # The runner modules the guard needs: itself and the pod-stop chain (podstop imports basics, launch).
-GUARD_MODULES = ("__init__", "basics", "env", "idle_guard", "launch", "podapi", "podstop")
+GUARD_MODULES = ("__init__", "basics", "env", "idle_guard", "launch", "lock", "podapi", "podstop")
 ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
 ENTRY_MODE = 0o644
 

@@ -30,6 +30,8 @@ TAIL_BYTES = 65536
 
 
 MAX_JSON = 1 << 20
+# The idle guard's folder, as remote/runner/idle_guard.py names it (its override is for unit tests).
+GUARD_DIR = os.environ.get("PODRECONCILE_GUARD_DIR") or "/run/podreconcile"
 
 
 def read_json(path: str):
@@ -162,6 +164,8 @@ def probe(mount: str, run_name: str, output_dir: str, code_path: str, venv=None)
         "python": platform.python_version(),
         "venv_ok": venv_ok(venv),
         "launch_id": launch.get("launch_id"),
+        "guard": {"running": lock_held(os.path.join(GUARD_DIR, "idle-guard.lock")),
+                  "settings": read_json(os.path.join(GUARD_DIR, "idle-guard.json"))},
     }
 
 

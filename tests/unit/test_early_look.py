@@ -1,0 +1,154 @@
+"""The pieces of `plan`'s fast path that need no pod: which commands begin a handshake before their
+arguments are parsed, from which state file, and when the probe's view of the idle guard spares arming it."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from podreconcile.cli import wiring
+from podreconcile.core.observation import Endpoint
+from podreconcile.core.run_observation import GuardSettings, parse_probe
+from podreconcile.core.state import HostKey, State
+from podreconcile.engine import early_ssh, idle_guard
+from podreconcile.engine.state_file import StateFile
+
+
+class FakeShell:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Record every handshake begun, instead of opening one."""
+    calls: list[tuple[Endpoint, str, str]] = []
+    done = threading.Event()
+
+    def open_(endpoint, key, pinned):
+        calls.append((endpoint, str(key), pinned))
+        done.set()
+        return FakeShell()
+
+    monkeypatch.setattr(early_ssh, "_pending", {})
+    return calls, done, open_
+
+
+def _project(tmp_path, names=("demo",), endpoint="127.0.0.1:2222"):
+    (tmp_path / "podspec.yaml").write_text("name: demo\n")
+    key = tmp_path / "id_ed25519"
+    key.write_text("not read here")
+    (tmp_path / ".runpod.env").write_text(f"SSH_KEY_PATH={key}\n")
+    for name in names:
+        StateFile(tmp_path, name).write(State(pod_id="pod1", host_key=HostKey("pod1:2222:t0", "ssh-ed25519 AAAA"),
+                                              ssh_endpoint=endpoint))
+    return key
+
+
+def test_one_state_file_begins_the_handshake_to_its_endpoint_with_its_host_key(tmp_path, monkeypatch, opened):
+    calls, done, open_ = opened
+    key = _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    early_ssh.begin(None, open_)
+    assert done.wait(10)
+    assert calls == [(Endpoint("127.0.0.1", 2222), str(key), "ssh-ed25519 AAAA")]
+    claimed = early_ssh.claim(StateFile(tmp_path, "demo").path)
+    assert claimed is not None and claimed.start == "pod1:2222:t0"
+    assert early_ssh.claim(StateFile(tmp_path, "demo").path) is None  # claimed once
+
+
+def test_several_specs_begin_nothing(tmp_path, monkeypatch, opened):
+    calls, _, open_ = opened
+    _project(tmp_path, names=("demo", "other"))
+    monkeypatch.chdir(tmp_path)
+    early_ssh.begin(None, open_)
+    assert calls == [] and early_ssh._pending == {}
+
+
+@pytest.mark.parametrize("endpoint", [None, "no-port", "host:"])
+def test_no_usable_endpoint_begins_nothing(tmp_path, monkeypatch, opened, endpoint):
+    calls, _, open_ = opened
+    _project(tmp_path, endpoint=endpoint)
+    monkeypatch.chdir(tmp_path)
+    early_ssh.begin(None, open_)
+    assert calls == []
+
+
+def test_no_spec_or_an_unreadable_state_begins_nothing(tmp_path, monkeypatch, opened):
+    calls, _, open_ = opened
+    monkeypatch.chdir(tmp_path)
+    early_ssh.begin(None, open_)  # no podspec.yaml anywhere up
+    _project(tmp_path)
+    StateFile(tmp_path, "demo").path.write_text("{not json")
+    early_ssh.begin(None, open_)
+    assert calls == []
+
+
+def test_a_handshake_begun_for_another_state_file_is_dropped(tmp_path, monkeypatch, opened):
+    calls, done, open_ = opened
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    early_ssh.begin(None, open_)
+    assert done.wait(10)
+    assert early_ssh.claim(tmp_path / ".podreconcile" / "other" / "state.json") is None
+    assert early_ssh._pending == {}
+
+
+@pytest.mark.parametrize("args, spec", [
+    (["plan"], None),
+    (["--debug", "apply", "--yes"], None),
+    (["status", "-f", "sub/podspec.yaml"], "sub/podspec.yaml"),
+    (["plan", "--file", "sub"], "sub"),
+    (["plan", "--file=sub"], "sub"),
+])
+def test_commands_that_reach_the_pod_begin_early(monkeypatch, args, spec):
+    begun = []
+    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, open_: begun.append(spec_option))
+    wiring.begin_early_ssh(args)
+    assert begun == [spec]
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["plan", "--help"], ["init"], ["schema"], ["sandbox", "up"],
+                                  ["--version"], ["destroy", "--yes"]])
+def test_other_invocations_begin_nothing(monkeypatch, args):
+    begun = []
+    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, open_: begun.append(spec_option))
+    wiring.begin_early_ssh(args)
+    assert begun == []
+
+
+def _probe(guard) -> str:
+    return json.dumps({"probe_version": 1, "guard": guard})
+
+
+def test_the_probe_reports_the_guard_as_it_runs():
+    run = parse_probe(_probe({"running": True, "settings": {"timeout_s": 900.0, "mount": "/workspace",
+                                                             "api_base_url": None}}))
+    assert run.guard_running and run.guard_settings == GuardSettings(900.0, "/workspace", None)
+
+
+@pytest.mark.parametrize("guard", [None, "x", {"running": "yes"}, {"settings": {"timeout_s": "9", "mount": "/w"}},
+                                   {"settings": {"timeout_s": 9, "mount": ["/w"]}}])
+def test_a_malformed_guard_report_reads_as_unarmed(guard):
+    run = parse_probe(_probe(guard))
+    assert not run.guard_running and run.guard_settings is None
+
+
+@pytest.mark.parametrize("running, recorded, wanted, armed", [
+    (True, (900.0, "/workspace", None), (900, "/workspace", None), True),
+    (False, (900.0, "/workspace", None), (900, "/workspace", None), False),  # recorded, but no guard runs
+    (True, (900.0, "/workspace", None), (1200, "/workspace", None), False),  # a changed idle_timeout
+    (True, (900.0, "/workspace", None), (900, "/data", None), False),
+    (True, (900.0, "/workspace", None), (900, "/workspace", "http://api"), False),
+    (False, (0.0, "/workspace", None), (0, "/workspace", None), True),  # switched off, as asked
+    (True, None, (900, "/workspace", None), False),
+])
+def test_the_guard_is_armed_again_only_when_it_differs(running, recorded, wanted, armed):
+    run = parse_probe(_probe({"running": running, "settings": None if recorded is None else dict(
+        zip(("timeout_s", "mount", "api_base_url"), recorded))}))
+    assert idle_guard.armed(run, idle_guard.settings(*wanted)) is armed
