@@ -9,10 +9,18 @@ import socket
 
 import pytest
 
+from podreconcile.sandbox import daemon
+
 
 def _logins(project, pod_id: str) -> int:
     log = project.sandbox.home / "run" / pod_id / "pod.log"  # pod_init's and sshd's output
     return log.read_text(errors="replace").count("Accepted publickey") if log.exists() else 0
+
+
+def _api_calls(project) -> int:
+    calls = daemon.admin(project.sandbox.running, "calls", {})
+    calls = calls.get("calls", calls)
+    return sum(v for k, v in calls.items() if isinstance(v, int) and not k.startswith("s3"))
 
 
 def _guard_file(project, pod_id: str):
@@ -34,11 +42,12 @@ def test_a_converged_plan_uses_one_connection_and_leaves_an_armed_guard_alone(tr
     pod_id = training.state["pod_id"]
     guard = _guard_file(training, pod_id)
     armed_at = guard.stat().st_mtime_ns
-    before = _logins(training, pod_id)
+    before, calls = _logins(training, pod_id), _api_calls(training)
     result = training.cli("plan")
     assert result.returncode == 0, result.stderr
     assert "No changes." in result.stdout and "nothing to do" in result.stdout
     assert _logins(training, pod_id) == before + 1
+    assert _api_calls(training) == calls + 1  # the pods; no network volume in the spec, so no volume listing
     assert guard.stat().st_mtime_ns == armed_at  # armed with these settings already: not armed again
 
 

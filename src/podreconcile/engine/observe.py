@@ -19,6 +19,7 @@ from podreconcile.core.observation import (
     Observation,
     PodFacts,
     PodStatus,
+    VolumeFacts,
 )
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.ports import PodShell, Provider, ShellConnector
@@ -178,8 +179,7 @@ def observe(project: Project, provider: Provider, state: State, work, *,
     `work` is the pod-side seam (engine.pod_work.PodWork): over SSH in a command, a fake in a unit test.
     """
     work.connect_early(state)  # the SSH handshake to the last known endpoint overlaps the API call
-    pods, volumes = retry.call(provider.account, deadline=60)
-    pods, volumes = tuple(pods), tuple(volumes)
+    pods, volumes = _account(project, provider)
     pod = identify_pod(project.spec.pod_name, state, pods, legacy_pod_id, adopt_pod_id).pod
     code, data = work.local()
     local = Observation(pods=pods, volumes=volumes, code=code, data=data)
@@ -204,6 +204,15 @@ def observe(project: Project, provider: Provider, state: State, work, *,
         return replace(local, notes=local.notes + (f"SSH did not answer: {error}",))
     notes = local.notes + ((work.guard_problem,) if work.guard_problem else ())
     return replace(local, run=run, code=code, data=local.data if s3_data is not None else data, notes=notes)
+
+
+def _account(project: Project, provider: Provider) -> tuple[tuple[PodFacts, ...], tuple[VolumeFacts, ...] | None]:
+    """Every pod of the account, and its network volumes only when the spec names one: one API call
+    where one suffices."""
+    if not project.spec.pod.network_volume:
+        return tuple(retry.call(provider.list_pods, deadline=60)), None
+    pods, volumes = retry.call(provider.account, deadline=60)
+    return tuple(pods), tuple(volumes)
 
 
 def local_code(project: Project) -> CodeFacts:
