@@ -55,6 +55,8 @@ class Context:
             env[name] = value.strip("'\"")
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         env["PYTHONPATH"] = str(ROOT / "src")
+        # As installed: pip compiles every module at install; without .pyc each run would compile its sources.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def calls(self) -> dict:
@@ -106,6 +108,7 @@ def one_way(latency: float) -> str:
 def sandbox(runs: int, latency: float = 0.0, quick: bool = False, full: bool = False, boot_delay: float = BOOT_DELAY):
     with tempfile.TemporaryDirectory(prefix="podreconcile-bench-") as tmp:
         tmp = Path(tmp)
+        compiled(ROOT / "src")
         key = tmp / "key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         home = tmp / "sandbox"
@@ -203,7 +206,13 @@ def before_tree(ctx: Context, rev: str | None) -> Path | None:
         target.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        compiled(target / "src")
     return target / "src"
+
+
+def compiled(src: Path) -> None:
+    """Byte-compile a tree, as pip does at install, so no measured run pays for compiling sources."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True, stdout=subprocess.DEVNULL)
 
 
 def variants(ctx: Context, before: Path | None) -> list[tuple[str, dict]]:
