@@ -111,10 +111,19 @@ def _spec_option(args: list[str]) -> str | None:
 
 
 def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str):
-    from podreconcile.adapters.ssh import connect
+    """Dial first, then load paramiko: the TCP handshake and sshd's banner take their round trips
+    while paramiko is imported."""
+    from podreconcile.adapters.pod_socket import dial
     from podreconcile.engine.early_ssh import EARLY_TIMEOUT
 
-    return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT)
+    sock = dial(endpoint, EARLY_TIMEOUT)
+    try:
+        from podreconcile.adapters.ssh import connect
+
+        return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:

@@ -11,14 +11,7 @@ caller pins `Session.host_key` together with the start's identity and passes it 
 `pinned_key` on later connections to the same start.
 """
 
-import sys
-
-# paramiko imports `invoke` (when installed) only to run `Match exec` lines of an ssh_config, which
-# podreconcile never reads; that import is ~40% of paramiko's and every SSH command paid it.
-# A None entry makes paramiko's guarded `import invoke` fail fast, as when invoke is absent.
-sys.modules.setdefault("invoke", None)
-
-from podreconcile.adapters.ssh.connection import (  # noqa: E402
+from podreconcile.adapters.ssh.connection import (
     KEEPALIVE_SECONDS,
     USER,
     connect,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import paramiko
 
+from podreconcile.adapters.pod_socket import dial, reason_of
 from podreconcile.adapters.ssh.session import Session
-from podreconcile.adapters.ssh.types import reason_of
 from podreconcile.core.errors import PermanentError, TemporaryError, UserError
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import SSH_USER as USER
@@ -24,9 +24,6 @@ from podreconcile.core.ports import HostKeyChanged
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 15
-# Without TCP_USER_TIMEOUT a peer that vanishes silently (preempted host) leaves the keepalive
-# packets unacknowledged for the kernel's ~15 minutes of retransmissions; this bounds it.
-_TCP_USER_TIMEOUT_MS = 45_000
 _KEY_FIX = (
     "set SSH_KEY_PATH to the private key whose .pub is the PUBLIC_KEY given to the pod "
     "(make one with: ssh-keygen -t ed25519 -N '' -f ~/.ssh/runpod_ed25519)"
@@ -43,15 +40,17 @@ def fingerprint(key_line: str) -> str:
 
 
 def connect(
-    endpoint: Endpoint, key_path: Path, *, pinned_key: str | None = None, timeout: float = 10
+    endpoint: Endpoint, key_path: Path, *, pinned_key: str | None = None, timeout: float = 10,
+    sock: socket.socket | None = None,
 ) -> Session:
-    """Open the one SSH connection of a command run, as root, with the private key at `key_path`.
+    """Open the one SSH connection of a command run, as root, with the private key at `key_path`,
+    over `sock` when the caller dialled it already (adapters.pod_socket.dial).
 
     Raises UserError for an unusable key or one the pod refuses, HostKeyChanged when `pinned_key`
     is given and differs, TemporaryError while sshd is not reachable or drops the handshake.
     """
     key = _load_key(Path(key_path))
-    sock = _open_socket(endpoint, timeout)
+    sock = sock or dial(endpoint, timeout)
     transport = paramiko.Transport(sock)
     try:
         if pinned_key:
@@ -87,27 +86,6 @@ def _load_key(key_path: Path) -> paramiko.PKey:
         raise UserError(
             f"{where} is not an ed25519, rsa or ecdsa private key podreconcile can read: {_KEY_FIX}"
         ) from None
-
-
-def _open_socket(endpoint: Endpoint, timeout: float) -> socket.socket:
-    try:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
-    except socket.gaierror:
-        raise PermanentError(f"cannot resolve the pod's SSH host {endpoint.host!r}") from None
-    except OSError as e:
-        raise TemporaryError(f"SSH not ready yet at {endpoint}: {reason_of(e)}") from e
-    _enable_keepalive(sock)
-    return sock
-
-
-def _enable_keepalive(sock: socket.socket) -> None:
-    """Kernel-level dead-peer detection; options missing on this OS are skipped."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    options = {"TCP_KEEPIDLE": 15, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 4}
-    options["TCP_USER_TIMEOUT"] = _TCP_USER_TIMEOUT_MS
-    for name, value in options.items():
-        if hasattr(socket, name):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def _prefer_key_type(transport: paramiko.Transport, kind: str) -> None:
