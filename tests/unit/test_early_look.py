@@ -4,7 +4,6 @@ arguments are parsed, from which state file, and when the probe's view of the id
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -23,20 +22,36 @@ class FakeShell:
     def close(self) -> None:
         self.closed = True
 
+    def is_alive(self) -> bool:
+        return not self.closed
+
+
+class Opened:
+    """Records every dial and handshake begun, instead of making them."""
+
+    def __init__(self) -> None:
+        self.dialled: list[Endpoint] = []
+        self.calls: list[tuple[Endpoint, str, str, FakeShell]] = []
+        self.sockets: list[FakeShell] = []
+
+    def dial(self, endpoint):
+        self.dialled.append(endpoint)
+        self.sockets.append(FakeShell())
+        return self.sockets[-1]
+
+    def connect(self, endpoint, key, pinned, sock):
+        self.calls.append((endpoint, str(key), pinned, sock))
+        return FakeShell()
+
 
 @pytest.fixture
 def opened(monkeypatch):
-    """Record every handshake begun, instead of opening one."""
-    calls: list[tuple[Endpoint, str, str]] = []
-    done = threading.Event()
-
-    def open_(endpoint, key, pinned):
-        calls.append((endpoint, str(key), pinned))
-        done.set()
-        return FakeShell()
-
     monkeypatch.setattr(early_ssh, "_pending", {})
-    return calls, done, open_
+    return Opened()
+
+
+def _begin(opened, spec=None):
+    early_ssh.begin(spec, opened.dial, opened.connect)
 
 
 def _project(tmp_path, names=("demo",), endpoint="127.0.0.1:2222"):
@@ -51,50 +66,54 @@ def _project(tmp_path, names=("demo",), endpoint="127.0.0.1:2222"):
 
 
 def test_one_state_file_begins_the_handshake_to_its_endpoint_with_its_host_key(tmp_path, monkeypatch, opened):
-    calls, done, open_ = opened
     key = _project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    early_ssh.begin(None, open_)
-    assert done.wait(10)
-    assert calls == [(Endpoint("127.0.0.1", 2222), str(key), "ssh-ed25519 AAAA")]
+    _begin(opened)
     claimed = early_ssh.claim(StateFile(tmp_path, "demo").path)
     assert claimed is not None and claimed.start == "pod1:2222:t0"
+    assert claimed.take(10) is not None
+    assert opened.calls == [(Endpoint("127.0.0.1", 2222), str(key), "ssh-ed25519 AAAA", opened.sockets[0])]
     assert early_ssh.claim(StateFile(tmp_path, "demo").path) is None  # claimed once
 
 
+def test_without_a_usable_key_the_dialled_socket_is_closed_and_nothing_is_taken(tmp_path, monkeypatch, opened):
+    key = _project(tmp_path)
+    key.unlink()
+    monkeypatch.chdir(tmp_path)
+    _begin(opened)
+    claimed = early_ssh.claim(StateFile(tmp_path, "demo").path)
+    assert claimed.take(10) is None
+    assert opened.calls == [] and opened.sockets[0].closed
+
+
 def test_several_specs_begin_nothing(tmp_path, monkeypatch, opened):
-    calls, _, open_ = opened
     _project(tmp_path, names=("demo", "other"))
     monkeypatch.chdir(tmp_path)
-    early_ssh.begin(None, open_)
-    assert calls == [] and early_ssh._pending == {}
+    _begin(opened)
+    assert opened.dialled == [] and early_ssh._pending == {}
 
 
 @pytest.mark.parametrize("endpoint", [None, "no-port", "host:"])
 def test_no_usable_endpoint_begins_nothing(tmp_path, monkeypatch, opened, endpoint):
-    calls, _, open_ = opened
     _project(tmp_path, endpoint=endpoint)
     monkeypatch.chdir(tmp_path)
-    early_ssh.begin(None, open_)
-    assert calls == []
+    _begin(opened)
+    assert opened.dialled == [] and early_ssh._pending == {}
 
 
 def test_no_spec_or_an_unreadable_state_begins_nothing(tmp_path, monkeypatch, opened):
-    calls, _, open_ = opened
     monkeypatch.chdir(tmp_path)
-    early_ssh.begin(None, open_)  # no podspec.yaml anywhere up
+    _begin(opened)  # no podspec.yaml anywhere up
     _project(tmp_path)
     StateFile(tmp_path, "demo").path.write_text("{not json")
-    early_ssh.begin(None, open_)
-    assert calls == []
+    _begin(opened)
+    assert opened.dialled == []
 
 
 def test_a_handshake_begun_for_another_state_file_is_dropped(tmp_path, monkeypatch, opened):
-    calls, done, open_ = opened
     _project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    early_ssh.begin(None, open_)
-    assert done.wait(10)
+    _begin(opened)
     assert early_ssh.claim(tmp_path / ".podreconcile" / "other" / "state.json") is None
     assert early_ssh._pending == {}
 
@@ -108,7 +127,7 @@ def test_a_handshake_begun_for_another_state_file_is_dropped(tmp_path, monkeypat
 ])
 def test_commands_that_reach_the_pod_begin_early(monkeypatch, args, spec):
     begun = []
-    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, open_: begun.append(spec_option))
+    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, dial, connect: begun.append(spec_option))
     wiring.begin_early_ssh(args)
     assert begun == [spec]
 
@@ -117,7 +136,7 @@ def test_commands_that_reach_the_pod_begin_early(monkeypatch, args, spec):
                                   ["--version"], ["destroy", "--yes"]])
 def test_other_invocations_begin_nothing(monkeypatch, args):
     begun = []
-    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, open_: begun.append(spec_option))
+    monkeypatch.setattr(early_ssh, "begin", lambda spec_option, dial, connect: begun.append(spec_option))
     wiring.begin_early_ssh(args)
     assert begun == []
 

@@ -98,7 +98,7 @@ def begin_early_ssh(args: list[str]) -> None:
         return
     from podreconcile.engine import early_ssh
 
-    early_ssh.begin(_spec_option(args), _early_connect)
+    early_ssh.begin(_spec_option(args), _early_dial, _early_connect)
 
 
 def _spec_option(args: list[str]) -> str | None:
@@ -110,23 +110,15 @@ def _spec_option(args: list[str]) -> str | None:
     return None
 
 
-def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str):
-    """Dial first, then load paramiko: the TCP handshake and sshd's banner take their round trips
-    while paramiko is imported."""
+def _early_dial(endpoint: Endpoint):
     from podreconcile.adapters.pod_socket import dial
     from podreconcile.engine.early_ssh import EARLY_TIMEOUT
 
-    sock = dial(endpoint, EARLY_TIMEOUT)
-    try:
-        from podreconcile.adapters.ssh import connect
-
-        return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT, sock=sock)
-    except BaseException:
-        sock.close()
-        raise
+    return dial(endpoint, EARLY_TIMEOUT)
 
 
-def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:
-    """The boto3 store of a network volume that `core.volume_s3.s3_route` found reachable."""
-    from podreconcile.adapters.volume_s3 import open_volume_store
-    return open_volume_store(route, credentials)
+def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str, sock):
+    from podreconcile.adapters.ssh import connect
+    from podreconcile.engine.early_ssh import EARLY_TIMEOUT
+
+    return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT, sock=sock)

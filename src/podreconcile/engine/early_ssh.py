@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from podreconcile.core.errors import PodreconcileError
+from podreconcile.core.errors import PodreconcileError, UserError
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import PodShell
-from podreconcile.core.spec.settings import load_settings
 from podreconcile.core.state import State
 from podreconcile.engine.spec_path import find_spec
 from podreconcile.engine.state_file import StateFile
@@ -72,9 +71,12 @@ def parse_endpoint(text: str | None) -> Endpoint | None:
 _pending: dict[Path, EarlySession] = {}
 
 
-def begin(spec_option: str | None, open_: Callable[[Endpoint, Path, str], PodShell]) -> None:
+def begin(spec_option: str | None, dial: Callable[[Endpoint], Any],
+          connect: Callable[[Endpoint, Path, str, Any], PodShell]) -> None:
     """Start the handshake to the endpoint the project's state file remembers, before the spec and the
-    heavy modules are loaded: it then runs while they load and while the API answers.
+    heavy modules are loaded: it then runs while they load and while the API answers. `dial` opens the
+    TCP connection (first: its round trip overlaps loading the key and paramiko), `connect` the SSH
+    session over it.
 
     A guess, made only when the project has one state file (one spec); anything unusable (no spec, no
     known endpoint, no key) simply starts nothing, and the command connects as it always did. The host
@@ -82,17 +84,33 @@ def begin(spec_option: str | None, open_: Callable[[Endpoint, Path, str], PodShe
     try:
         spec_path = find_spec(Path(spec_option) if spec_option else None)
         known = _only_known_start(spec_path.parent)
-        if known is None:
-            return
-        state_path, state = known
-        endpoint = parse_endpoint(state.ssh_endpoint)
-        key = load_settings(spec_path.parent, os.environ).ssh_key_path
     except (PodreconcileError, OSError, ValueError):
         return
-    if endpoint is None or key is None or not key.is_file():
+    if known is None:
         return
-    pinned = state.host_key.key
-    _pending[state_path] = EarlySession(state.host_key.start, endpoint, lambda: open_(endpoint, key, pinned))
+    state_path, state = known
+    endpoint, pinned = parse_endpoint(state.ssh_endpoint), state.host_key.key
+    if endpoint is None:
+        return
+
+    def open_() -> PodShell:
+        sock = dial(endpoint)
+        try:
+            return connect(endpoint, _key_path(spec_path.parent), pinned, sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    _pending[state_path] = EarlySession(state.host_key.start, endpoint, open_)
+
+
+def _key_path(project_dir: Path) -> Path:
+    from podreconcile.core.spec.settings import load_settings  # python-dotenv: loaded off the main thread
+
+    key = load_settings(project_dir, os.environ).ssh_key_path
+    if key is None or not key.is_file():
+        raise UserError("no usable SSH_KEY_PATH")  # the regular connect says it properly
+    return key
 
 
 def claim(state_path: Path) -> EarlySession | None:
