@@ -122,3 +122,9 @@ def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str, sock):
     from podreconcile.engine.early_ssh import EARLY_TIMEOUT
 
     return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT, sock=sock)
+
+
+def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:
+    """The boto3 store of a network volume that `core.volume_s3.s3_route` found reachable."""
+    from podreconcile.adapters.volume_s3 import open_volume_store
+    return open_volume_store(route, credentials)
