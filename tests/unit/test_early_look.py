@@ -76,14 +76,24 @@ def test_one_state_file_begins_the_handshake_to_its_endpoint_with_its_host_key(t
     assert early_ssh.claim(StateFile(tmp_path, "demo").path) is None  # claimed once
 
 
-def test_without_a_usable_key_the_dialled_socket_is_closed_and_nothing_is_taken(tmp_path, monkeypatch, opened):
+def test_without_a_usable_key_nothing_is_dialled(tmp_path, monkeypatch, opened):
     key = _project(tmp_path)
     key.unlink()
     monkeypatch.chdir(tmp_path)
     _begin(opened)
-    claimed = early_ssh.claim(StateFile(tmp_path, "demo").path)
-    assert claimed.take(10) is None
-    assert opened.calls == [] and opened.sockets[0].closed
+    assert opened.dialled == [] and early_ssh._pending == {}
+
+
+def test_a_failed_handshake_closes_the_dialled_socket_and_gives_nothing(tmp_path, monkeypatch, opened):
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def refused(*args):
+        raise OSError("handshake failed")
+
+    early_ssh.begin(None, opened.dial, refused)
+    assert early_ssh.claim(StateFile(tmp_path, "demo").path).take(10) is None
+    assert opened.sockets[0].closed
 
 
 def test_several_specs_begin_nothing(tmp_path, monkeypatch, opened):
@@ -171,3 +181,26 @@ def test_the_guard_is_armed_again_only_when_it_differs(running, recorded, wanted
     run = parse_probe(_probe({"running": running, "settings": None if recorded is None else dict(
         zip(("timeout_s", "mount", "api_base_url"), recorded))}))
     assert idle_guard.armed(run, idle_guard.settings(*wanted)) is armed
+
+
+@pytest.mark.parametrize("args, prepared", [(["plan"], True), (["destroy", "--yes"], True), (["sync-data"], True),
+                                            (["init"], False), (["plan", "--help"], False), (["--version"], False)])
+def test_commands_that_call_the_api_make_their_tls_context_early(monkeypatch, args, prepared):
+    from podreconcile.adapters import tls
+
+    made = []
+    monkeypatch.setattr(tls, "prepare", lambda: made.append(True))
+    monkeypatch.setattr(early_ssh, "begin", lambda *a: None)
+    wiring.begin_early_ssh(args)
+    assert bool(made) is prepared
+
+
+def test_the_early_tls_context_verifies_as_httpx_would():
+    import ssl
+
+    from podreconcile.adapters import tls
+
+    tls.prepare()
+    context = tls.context()
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # the CA bundle is loaded

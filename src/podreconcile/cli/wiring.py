@@ -86,15 +86,22 @@ def connection(project: Project, persist_host_key: bool, look: bool = False) -> 
 
 # The commands that reach the pod over SSH, and their option naming the spec.
 _REACHES_POD = {"plan", "apply", "status", "logs", "ssh", "stop", "pull", "tensorboard"}
+_CALLS_API = _REACHES_POD | {"destroy", "sync-data"}
 _SPEC_OPTIONS = ("-f", "--file")
 
 
 def begin_early_ssh(args: list[str]) -> None:
-    """Before the arguments are parsed: for a command that will reach the pod, start the handshake to
-    the pod's last known endpoint now (engine.early_ssh.begin), so the imports, the spec and the API call
-    overlap it. The arguments are only peeked at; typer parses them as always afterwards."""
+    """Before the arguments are parsed: for a command that calls the API, start making its TLS context;
+    for one that will reach the pod, the handshake to the pod's last known endpoint
+    (engine.early_ssh.begin), so the imports, the spec and the API call overlap them. The arguments
+    are only peeked at; typer parses them as always afterwards."""
     command = next((arg for arg in args if not arg.startswith("-")), None)
-    if command not in _REACHES_POD or {"--help", "-h"} & set(args):
+    if command not in _CALLS_API or {"--help", "-h"} & set(args):
+        return
+    from podreconcile.adapters import tls
+
+    tls.prepare()  # the API client's TLS context, on a core of its own
+    if command not in _REACHES_POD:
         return
     from podreconcile.engine import early_ssh
 

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from podreconcile.core.errors import PodreconcileError, UserError
+from podreconcile.core.errors import PodreconcileError
+from podreconcile.core.spec.settings import load_settings
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import PodShell
 from podreconcile.core.state import State
@@ -75,42 +76,36 @@ def begin(spec_option: str | None, dial: Callable[[Endpoint], Any],
           connect: Callable[[Endpoint, Path, str, Any], PodShell]) -> None:
     """Start the handshake to the endpoint the project's state file remembers, before the spec and the
     heavy modules are loaded: it then runs while they load and while the API answers. `dial` opens the
-    TCP connection (first: its round trip overlaps loading the key and paramiko), `connect` the SSH
-    session over it.
+    TCP connection (first: its round trip overlaps loading paramiko), `connect` the SSH session over it.
 
     A guess, made only when the project has one state file (one spec); anything unusable (no spec, no
     known endpoint, no key) simply starts nothing, and the command connects as it always did. The host
-    key of that start is pinned, so the handshake can only complete with the sshd seen before."""
+    key of that start is pinned, so the handshake can only complete with the sshd seen before.
+    What it needs of podreconcile is imported here, on the main thread: the handshake's thread imports
+    only paramiko's modules, which nothing else loads at that time."""
     try:
         spec_path = find_spec(Path(spec_option) if spec_option else None)
         known = _only_known_start(spec_path.parent)
+        if known is None:
+            return
+        state_path, state = known
+        endpoint = parse_endpoint(state.ssh_endpoint)
+        key = load_settings(spec_path.parent, os.environ).ssh_key_path
     except (PodreconcileError, OSError, ValueError):
         return
-    if known is None:
+    if endpoint is None or key is None or not key.is_file():
         return
-    state_path, state = known
-    endpoint, pinned = parse_endpoint(state.ssh_endpoint), state.host_key.key
-    if endpoint is None:
-        return
+    pinned = state.host_key.key
 
     def open_() -> PodShell:
         sock = dial(endpoint)
         try:
-            return connect(endpoint, _key_path(spec_path.parent), pinned, sock)
+            return connect(endpoint, key, pinned, sock)
         except BaseException:
             sock.close()
             raise
 
     _pending[state_path] = EarlySession(state.host_key.start, endpoint, open_)
-
-
-def _key_path(project_dir: Path) -> Path:
-    from podreconcile.core.spec.settings import load_settings  # python-dotenv: loaded off the main thread
-
-    key = load_settings(project_dir, os.environ).ssh_key_path
-    if key is None or not key.is_file():
-        raise UserError("no usable SSH_KEY_PATH")  # the regular connect says it properly
-    return key
 
 
 def claim(state_path: Path) -> EarlySession | None:

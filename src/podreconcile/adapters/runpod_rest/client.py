@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from podreconcile import __version__
+from podreconcile.adapters import tls
 from podreconcile.adapters.runpod_rest import errors
 from podreconcile.core.errors import TemporaryError
 
@@ -36,6 +37,7 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url + "/v2", transport=transport, timeout=timeout, follow_redirects=False,
+            verify=tls.context(),
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
                      "User-Agent": f"podreconcile/{__version__}"},
         )
