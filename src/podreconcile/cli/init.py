@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-SCHEMA_FILE = "podspec.schema.json"
+from podreconcile.cli.schema import SCHEMA_FILE, schema_text
+
 GITIGNORE_LINES = (".runpod.env", ".podreconcile/")
 ENV_EXAMPLE = """\
 # Copy to .runpod.env and fill in; never commit .runpod.env. Real environment variables win over it.
@@ -29,10 +30,6 @@ def init_command(directory: Path = typer.Argument(Path("."), metavar="DIR", help
 
     Example: podreconcile init
     """
-    from podreconcile.core.spec.reference import (
-        schema_text,  # pydantic: only once this runs
-    )
-
     spec = directory / "podspec.yaml"
     if spec.exists():
         typer.echo(f"{spec} exists; left as it is.")
