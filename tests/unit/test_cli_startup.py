@@ -101,6 +101,8 @@ def test_a_command_without_api_calls_imports_no_pydantic_or_sdk(args, says, tmp_
                                 "tenacity", "podreconcile.core.spec.models")) == []
     if args[0] != "show":
         assert heavy(modules, ("podreconcile.engine", "rich")) == []  # nothing to render, nothing to retry
+    if args[0] == "sandbox":  # the client side: not the sandbox's servers
+        assert heavy(modules, ("podreconcile.sandbox.server", "podreconcile.sandbox.s3.service", "http.server")) == []
 
 
 def test_shell_completion_imports_no_pydantic_or_sdk():
