@@ -8,8 +8,10 @@ traceback, never with local variables (they hold keys).
 Typer bundles its own click (typer >= 0.29), so its exceptions are matched through typer's public
 classes, never through a separately installed `click`.
 
-Start-up: `--help`, `--version` and each command's `--help` import neither the engine, nor the
-adapters, nor pydantic; each command imports what it needs when it runs (docs/benchmarks.md).
+Start-up: `--help`, `--version`, each command's `--help` and the commands that make no API call
+(`schema`, `init`, `show`, completion, `sandbox ...`) import neither the adapters nor pydantic; each
+command imports what it needs when it runs, and typer's pydantic coercion of plain option values is
+replaced by cli/param_coercion.py (docs/benchmarks.md, tests/unit/test_cli_startup.py).
 """
 
 from __future__ import annotations
