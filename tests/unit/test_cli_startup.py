@@ -113,7 +113,8 @@ def test_shell_completion_imports_no_pydantic_or_sdk():
 
 
 def test_schema_and_init_write_the_schema_the_models_generate(tmp_path):
-    from podreconcile.core.spec.reference import schema_text  # generated here, with pydantic
+    # Generated here, with pydantic.
+    from podreconcile.core.spec.reference import schema_text
 
     result, _ = run_cli("schema", "--out", str(tmp_path / "schema.json"))
     assert result.returncode == 0, result.stderr

@@ -28,7 +28,6 @@ from podreconcile.cli import sandbox as sandbox_cli
 from podreconcile.core.errors import PodreconcileError, UserError
 from podreconcile.core.terminal_text import printable
 
-
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,

@@ -17,10 +17,10 @@ from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import FORMAT_VERSION, Plan
 from podreconcile.engine.private_files import write_private
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # engine.project imports the spec models: `show` reads a saved plan without them
     from podreconcile.core.observation import Observation
     from podreconcile.core.state import State
-    from podreconcile.engine.project import Project  # the spec models: `show` reads a plan without them
+    from podreconcile.engine.project import Project
 
 LABELS = {
     "spec": "podspec.yaml or the training config",
