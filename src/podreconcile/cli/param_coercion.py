@@ -11,6 +11,7 @@ own adapter, built then, so its result and error messages stay typer's.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -61,6 +62,7 @@ def _plain(annotation: Any, info: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, Path)
 
 
+@functools.cache  # one class, however many commands parse
 def _quick_class(base: type, build: Callable, coerce_path: Callable) -> type:
     class QuickRuntimeParam(base):
         """Typer's coercion for a plain value; typer's own adapter for anything else."""
