@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
-SCHEMA_FILE = "podspec.schema.json"
+from podreconcile.cli.schema import SCHEMA_FILE, schema_text
+from podreconcile.core.errors import UserError
+
 GITIGNORE_LINES = (".runpod.env", ".podreconcile/")
 ENV_EXAMPLE = """\
 # Copy to .runpod.env and fill in; never commit .runpod.env. Real environment variables win over it.
@@ -22,17 +24,16 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init_command)
 
 
-def init_command(directory: Path = typer.Argument(Path("."), metavar="DIR", help="The project folder.")) -> None:
+def init_command(directory: Path = typer.Argument(Path("."), metavar="DIR", help="The project folder (created if missing).")) -> None:
     """Write a commented podspec.yaml, podspec.schema.json, .runpod.env.example and the .gitignore lines.
 
     An existing podspec.yaml is left as it is; podspec.schema.json is generated, so it is rewritten.
 
     Example: podreconcile init
     """
-    from podreconcile.core.spec.reference import (
-        schema_text,  # pydantic: only once this runs
-    )
-
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory} is a file; give init the project folder (or a new folder to create).")
+    directory.mkdir(parents=True, exist_ok=True)  # like `git init DIR`
     spec = directory / "podspec.yaml"
     if spec.exists():
         typer.echo(f"{spec} exists; left as it is.")

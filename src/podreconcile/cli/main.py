@@ -8,8 +8,10 @@ traceback, never with local variables (they hold keys).
 Typer bundles its own click (typer >= 0.29), so its exceptions are matched through typer's public
 classes, never through a separately installed `click`.
 
-Start-up: `--help`, `--version` and each command's `--help` import neither the engine, nor the
-adapters, nor pydantic; each command imports what it needs when it runs (docs/benchmarks.md).
+Start-up: `--help`, `--version`, each command's `--help` and the commands that make no API call
+(`schema`, `init`, `show`, completion, `sandbox ...`) import neither the adapters nor pydantic; each
+command imports what it needs when it runs, and typer's pydantic coercion of plain option values is
+replaced by cli/param_coercion.py (docs/benchmarks.md, tests/unit/test_cli_startup.py).
 """
 
 from __future__ import annotations
@@ -21,34 +23,12 @@ from collections.abc import Callable
 
 import typer
 
+from podreconcile.cli import param_coercion
 from podreconcile.cli import sandbox as sandbox_cli
 from podreconcile.core.errors import PodreconcileError, UserError
 from podreconcile.core.terminal_text import printable
 
-
-class _Group(typer.core.TyperGroup):
-    """Typer 0.29 builds a pydantic TypeAdapter to coerce a bool flag even when it is left unset
-    (pydantic: about 0.1 s of every sub-command's start). The group's own flags (--debug, --version,
-    --help, the completion ones) are plain bools: passed through as they are, as typer does for a given flag."""
-
-    def parse_args(self, ctx, args):
-        for param in self.get_params(ctx):  # --help too
-            _plain_bool(param)
-        return super().parse_args(ctx, args)
-
-
-def _plain_bool(param: object) -> None:
-    try:
-        from typer._coercion import PassThroughRuntimeParam
-    except ImportError:  # another typer: it coerces as it likes, only slower
-        return
-    described = getattr(param, "type_descriptor", None)
-    if described is not None and described.annotation is bool and getattr(param, "_runtime_param", 0) is None:
-        param._runtime_param = PassThroughRuntimeParam(parameter_info=described.parameter_info, annotation=bool)
-
-
 app = typer.Typer(
-    cls=_Group,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -60,6 +40,9 @@ app = typer.Typer(
 app.add_typer(sandbox_cli.app, name="sandbox")
 
 _debug = {"on": False}
+#: Commands that make no API call and open no connection: nothing to retry, so they start without the
+#: retry reporter (engine.retry and tenacity, render and rich).
+OFFLINE = frozenset({"init", "schema", "show"})
 
 
 def version() -> str:
@@ -141,11 +124,13 @@ def _run(argv: list[str] | None) -> int:
 
 
 def _command() -> typer.core.TyperGroup:
-    """The click group of `app`, each of its own commands (not the sandbox's) reporting retries."""
+    """The click group of `app`, each of its own commands that calls out (not the sandbox's, not the
+    offline ones) reporting retries; every command's plain parameters coerced without pydantic."""
     group = typer.main.get_command(app)
-    for command in group.commands.values():
-        if not isinstance(command, typer.core.TyperGroup):
+    for name, command in group.commands.items():
+        if not isinstance(command, typer.core.TyperGroup) and name not in OFFLINE:
             command.callback = _reporting_retries(command.callback)
+    param_coercion.install_on(group)
     return group
 
 

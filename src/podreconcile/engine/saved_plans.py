@@ -10,14 +10,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podreconcile.core.errors import UserError
-from podreconcile.core.observation import Observation
 from podreconcile.core.ownership import identify_pod
 from podreconcile.core.plan import FORMAT_VERSION, Plan
-from podreconcile.core.state import State
 from podreconcile.engine.private_files import write_private
-from podreconcile.engine.project import Project
+
+if TYPE_CHECKING:  # engine.project imports the spec models: `show` reads a saved plan without them
+    from podreconcile.core.observation import Observation
+    from podreconcile.core.state import State
+    from podreconcile.engine.project import Project
 
 LABELS = {
     "spec": "podspec.yaml or the training config",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from podreconcile.sandbox.private import private_dir, write_private
 
-from .s3 import service as s3_service
+from .s3 import keys as s3_keys
 
 
 class SandboxError(Exception):
@@ -68,7 +68,7 @@ def running(home: Path) -> Running | None:
         info = json.loads((home / "server.json").read_text())
     except (OSError, ValueError):
         return None
-    current = Running(info["pid"], info["url"], info["api_key"], tuple(s3_service.exports(home, info.get("s3_url"))))
+    current = Running(info["pid"], info["url"], info["api_key"], tuple(s3_keys.exports(home, info.get("s3_url"))))
     if not _alive(current.pid) or not _healthy(current.url):
         return None
     return current
@@ -267,6 +267,7 @@ def serve(home: Path, port: int, boot_delay: float, graphql: str = "live", netwo
     from . import links
     from .lifecycle import Lifecycle
     from .podhost import PodHost
+    from .s3 import service as s3_service
     from .server import Sandbox, make_server
     from .store import Store
 

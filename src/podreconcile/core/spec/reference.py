@@ -9,8 +9,10 @@ Nothing here is written by hand per field: descriptions, defaults and examples c
 attached to each field, and the rules across fields from the docstrings in rules.py. A validator
 this module has no wording for makes it raise, so the reference cannot silently fall behind.
 
-Regenerate the committed reference with `scripts/gen-docs` (or
-`python -m podreconcile.core.spec.reference > docs/podspec-reference.md`).
+Regenerate the committed reference and schema with `scripts/gen-docs` (or
+`python -m podreconcile.core.spec.reference > docs/podspec-reference.md` and
+`python -m podreconcile.core.spec.reference schema > src/podreconcile/cli/podspec.schema.json`, the
+file `podreconcile schema` prints without importing pydantic).
 """
 
 from __future__ import annotations
@@ -476,4 +478,4 @@ def render_reference() -> str:
 if __name__ == "__main__":
     import sys
 
-    sys.stdout.write(render_reference())
+    sys.stdout.write(schema_text() if sys.argv[1:] == ["schema"] else render_reference())

@@ -1,4 +1,4 @@
-"""The sandbox's S3 API as a service: its key pair, its server thread, its faults and its exports.
+"""The sandbox's S3 API as a service: its server thread and its faults; keys.py holds its key pair and exports.
 
 The key pair (access key `user_...`, secret `rps_...`, like the one RunPod's console makes) is made
 once per sandbox home and kept in `HOME/s3-keys.json`, readable by its owner only. The daemon starts
@@ -7,17 +7,14 @@ the server beside the GraphQL one and prints the exports a client needs.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shlex
-import string
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from .documents import iso
 from .errors import no_such_bucket
+from .keys import load_keys
 from .server import Handler
 from .volume import ETags, Volume
 
@@ -66,25 +63,6 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def load_keys(home: Path) -> tuple[str, str]:
-    """The sandbox's S3 key pair, made on first use and kept owner-readable only."""
-    path = home / "s3-keys.json"
-    try:
-        raw = json.loads(path.read_text())
-        return raw["access_key"], raw["secret_key"]
-    except (OSError, ValueError, KeyError):
-        pass
-    alphabet = string.ascii_letters + string.digits
-    access = "user_" + "".join(secrets.choice(alphabet) for _ in range(27))
-    secret = "rps_" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(40))
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"access_key": access, "secret_key": secret}, f)
-    os.replace(tmp, path)
-    return access, secret
-
-
 def start(store, home: Path, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     """Serve the S3 API in a background thread; return the server and its base URL."""
     limit = int(os.environ.get(PUT_LIMIT_ENV) or PUT_LIMIT)
@@ -93,18 +71,6 @@ def start(store, home: Path, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     server = _Server(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def exports(home: Path, url: str | None) -> list[str]:
-    """The export lines a client needs: the key pair and the endpoint template with `{datacenter}`."""
-    if not url:
-        return []
-    access, secret = load_keys(home)
-    return [
-        f"export RUNPOD_S3_ACCESS_KEY={shlex.quote(access)}",
-        f"export RUNPOD_S3_SECRET_KEY={shlex.quote(secret)}",
-        f"export RUNPOD_S3_ENDPOINT_URL={shlex.quote(url + '/{datacenter}')}",
-    ]
 
 
 def is_s3_operation(operation: str) -> bool:
