@@ -163,3 +163,28 @@ def test_the_holder_follows_without_a_lock_when_there_is_no_run_folder(tmp_path,
     hold = start_hold(tmp_path / "missing" / "followers.lock", log)
     holds.append(hold)
     assert hold.stdout.readline() == b"line\n"
+
+
+def test_a_lock_file_the_volume_refuses_never_holds_the_stop(tmp_path):
+    clock = Clock()
+    assert wait_for_followers(str(tmp_path / "no run folder" / "followers.lock"), "launch-7", 3, clock,
+                              clock.sleep) == ("no_lock", 0.0)
+
+
+def test_the_follow_command_runs_through_a_shell_with_odd_paths(tmp_path, holds):
+    """pod_steps.follow_command as the pod's shell runs it: every path and the launch id quoted."""
+    from podreconcile.engine.pod_steps import RunPaths, follow_command
+
+    paths = RunPaths(mount=str(tmp_path / "it's a $volume"), run_name="run; rm -rf x", code_path="/c", output_dir="o")
+    Path(paths.run_dir).mkdir(parents=True)
+    Path(paths.current_log).parent.mkdir(parents=True)
+    Path(paths.current_log).write_text("one\ntwo\n")
+    shell = subprocess.Popen(["sh", "-c", follow_command(paths, skip=1, launch_id="L'1")], stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+    holds.append(shell)
+    assert shell.stdout.readline() == b"two\n"  # after the one line already printed
+    lock = Path(paths.followers_lock)
+    assert not free(lock) and lock.read_text() == "L'1"
+    shell.stdout.close()
+    wait_for(lambda: shell.poll() is not None)
+    assert free(lock)
