@@ -4,6 +4,7 @@ installs every time, never stops the pod) and the floor (bench/baseline/floor_ap
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def exit_to_stop(ctx: Context, final: Path, pod_id: str, since: float) -> float:
     return exited_at - final.stat().st_mtime
 
 
+def exit_to_stop_following(ctx: Context, final: Path, pod_id: str, env: dict, root: Path) -> float:
+    """The same with `apply` attached (its default): the runner waits for it to read the end first."""
+    since = time.time()
+    apply = subprocess.Popen(["podreconcile", "apply", "--yes", "--force-restart"], cwd=root, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        return exit_to_stop(ctx, final, pod_id, since)
+    finally:
+        apply.wait(timeout=120)
+
+
 def run(ctx: Context) -> list[Row]:
     project = Project(ctx, "bench-apply", run__stop_pod_when_done=True)
     project.edit("configs/tiny.yaml", **SHORT_TRAINING)
@@ -44,12 +56,14 @@ def run(ctx: Context) -> list[Row]:
     shell.baseline = "floor"
     stop_bench = "training exit -> pod stopped (GPU s billed for nothing)"
     ours_stop, floor_stop = Row(stop_bench, "podreconcile", baseline="floor"), Row(stop_bench, "floor")
+    following = Row(stop_bench, "podreconcile, apply following", baseline="floor", note="waits for the follower, cap 3 s")
     runs = max(2, ctx.runs // 2) if not ctx.quick else 1
     for _ in range(runs):
         since = time.time()
         ours.samples.append(run_timed(["podreconcile", "apply", "--yes", "--detach", "--force-restart"], env,
                                       project.root) - BOOT_DELAY)
         ours_stop.samples.append(exit_to_stop(ctx, final, pod_id, since))
+        following.samples.append(exit_to_stop_following(ctx, final, pod_id, env, project.root))
         since = time.time()
         floor.samples.append(run_timed(["bash", str(BASELINE / "floor_apply.sh")], env, project.root) - BOOT_DELAY)
         floor_stop.samples.append(exit_to_stop(ctx, final, pod_id, since))
@@ -58,4 +72,4 @@ def run(ctx: Context) -> list[Row]:
     ours.note = "target <= 2x floor, < 5 s with unchanged requirements"
     shell_stop = Row(stop_bench, "shell way", note="never: nothing stops the pod; it bills until a human notices")
     project.cli("destroy", "--yes", check=False)
-    return [floor, ours, shell, floor_stop, ours_stop, shell_stop]
+    return [floor, ours, shell, floor_stop, ours_stop, following, shell_stop]

@@ -34,11 +34,12 @@ def wait_for_line(stream, pattern: str, timeout: float = 60) -> str:
 def test_first_apply_trains_and_the_pod_stops_itself(project):
     result = project.cli("apply", "--yes")
     assert result.returncode == 0, result.stderr
-    assert "EXIT_CODE=0" in result.stdout
+    assert result.stdout.rstrip().endswith("EXIT_CODE=0")
     assert "training succeeded" in result.stderr
     wait_until(lambda: pod_status(project) == "EXITED")
     assert project.current_log().rstrip().endswith("EXIT_CODE=0")
     assert project.status()["state"] == "succeeded"
+    assert project.status()["stop_wait"]["followers"] == "read", "the runner waited for apply to read the end"
     after = project.cli("plan", "--detailed-exitcode")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "succeeded" in after.stdout and "No changes." in after.stdout

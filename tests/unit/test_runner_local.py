@@ -34,6 +34,7 @@ from tests.runpod_api_stub import PodApiStub
 REMOTE = Path(remote.__file__).parent
 RUNNER_SOURCES = sorted((REMOTE / "runner").glob("*.py"))
 PROBE = REMOTE / "probe.py"
+FOLLOW_HOLD = REMOTE / "follow_hold.py"
 TINY = Path(__file__).resolve().parents[2] / "examples" / "tiny"
 # The pod's python3; set it to e.g. python3.8 to check the stdlib-only files on an old interpreter.
 POD_PYTHON = os.environ.get("PODRECONCILE_TEST_POD_PYTHON", sys.executable)
@@ -105,7 +106,6 @@ class FakePod:
             "revision": "rev-abc123", "api_base_url": self.api.base, "launch_id": "launch-1",
             "stop_verify_s": 2,
             "kill_grace_s": 2,
-            "stop_delay_s": 0,
         }
         data.update(overrides)
         path = self.run_dir / "launch.json"
@@ -127,6 +127,15 @@ class FakePod:
 
     def run(self, launch: Path, timeout: float = 20) -> int:
         return self.start(launch).wait(timeout=timeout)
+
+    def follow(self, launch_id: str = "") -> subprocess.Popen:
+        """A follower as `podreconcile logs -f` runs on the pod: the log's tail under follow_hold.py."""
+        lock = self.run_dir / "followers.lock"
+        command = [POD_PYTHON, "-c", FOLLOW_HOLD.read_text(), str(lock), launch_id,
+                   "tail", "-n", "+1", "-F", str(self.mount / "logs" / "current.log")]
+        follower = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.wait_for(lambda: not _lock_free(lock), what="the follower's lock")
+        return follower
 
     def probe(self) -> str:
         args = [str(self.mount), RUN, str(self.code / "outputs" / "tiny_run"), str(self.code)]
@@ -166,6 +175,17 @@ class FakePod:
             time.sleep(0.02)
         raise AssertionError("timed out waiting for %s; pane:\n%s" % (
             what, (self.root / "runner-pane.txt").read_text(errors="replace")))
+
+
+def _lock_free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _processes_under(root: Path) -> list[int]:
@@ -217,6 +237,7 @@ def test_fresh_run_succeeds_logs_and_stops_the_pod(pod):
     assert status["mode"] == "auto" and isinstance(status["pid"], int)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", status["started_at"])
     assert status["ended_at"] >= status["started_at"] and status["pod_stop"] == "runpodctl"
+    assert status["stop_wait"] == {"followers": "none", "waited_s": 0.0}  # nobody followed: no wait
 
     log = pod.train_log()
     (first,) = headers(log)
@@ -362,6 +383,36 @@ def test_a_training_that_ignores_sigterm_is_killed_after_the_grace(pod):
     log = pod.train_log()
     assert "received SIGTERM" in log and "still running after the grace period; SIGKILL" in log
     assert last_line(log) == "EXIT_CODE=143" and pod.status()["signal"] == "SIGTERM"
+
+
+def test_the_pod_stops_once_the_attached_follower_has_read_the_end(pod):
+    follower = pod.follow("launch-1")
+    runner = pod.start(pod.launch(expect_follower=True, follower_wait_cap_s=120))
+    lines = []
+    while not lines or lines[-1] != b"EXIT_CODE=0\n":
+        lines.append(follower.stdout.readline())
+        assert lines[-1], "the log ended without EXIT_CODE"
+    assert pod.status()["state"] == "succeeded"  # what the follower confirms before it lets go
+    assert pod.stop_calls() == [] and runner.poll() is None  # the runner waits for the follower
+    follower.stdout.close()
+    assert runner.wait(timeout=20) == 0
+    assert pod.status()["stop_wait"]["followers"] == "read"
+    assert pod.stop_calls() == ["stop pod %s key=ok" % POD_ID]
+
+
+def test_a_hung_follower_delays_the_stop_by_the_cap_at_most(pod):
+    follower = pod.follow()  # attached, never reads on: its lock stays held
+    assert pod.run(pod.launch(follower_wait_cap_s=0.5)) == 0
+    wait = pod.status()["stop_wait"]
+    assert wait["followers"] == "cap" and wait["waited_s"] >= 0.5
+    assert pod.stop_calls() == ["stop pod %s key=ok" % POD_ID] and follower.poll() is None
+    assert "had not read the attempt's end" in (pod.run_dir / "runner.log").read_text()
+
+
+def test_an_expected_follower_that_never_comes_delays_the_stop_by_the_cap_at_most(pod):
+    assert pod.run(pod.launch(expect_follower=True, follower_wait_cap_s=0.5)) == 0
+    assert pod.status()["stop_wait"]["followers"] == "cap"
+    assert pod.stop_calls() == ["stop pod %s key=ok" % POD_ID]
 
 
 def test_runpodctl_failure_falls_back_to_the_v2_api_with_the_pods_key(pod):
@@ -514,7 +565,7 @@ def test_setup_files_finds_the_requirement_files():
 
 
 def test_remote_files_parse_as_python_3_8():
-    for path in (*RUNNER_SOURCES, PROBE, TINY / "scripts" / "train.py", TINY / "scripts" / "tb_events.py"):
+    for path in (*RUNNER_SOURCES, PROBE, FOLLOW_HOLD, TINY / "scripts" / "train.py", TINY / "scripts" / "tb_events.py"):
         ast.parse(path.read_text(), feature_version=(3, 8))
         assert not re.search(r"^(from|import) podreconcile", path.read_text(), re.M), path
 

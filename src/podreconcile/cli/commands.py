@@ -216,7 +216,7 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
         if reviewed.actions and not stored:
             _confirm(yes)
         applier = Applier(project, wiring.provider(project), conn, progress, options,
-                          saved_plan=str(plan_file) if plan_file else None)
+                          saved_plan=str(plan_file) if plan_file else None, follows=not detach)
         with _billing_guard(applier, planned):
             final = applier.run(reviewed)
         if final.actions:

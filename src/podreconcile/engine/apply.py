@@ -68,6 +68,7 @@ class Applier:
     started: set[str] = field(default_factory=set)  # pods this apply created or started
     began: list[Kind] = field(default_factory=list)  # every action begun, for billing_guard
     launch_id: str | None = None  # of the launch this apply made: the one follow waits to end
+    follows: bool = False  # this apply follows the log after a launch: the runner waits for it to read the end
 
     @property
     def states(self) -> StateFile:
@@ -353,8 +354,10 @@ class Applier:
             "launch_id": secrets.token_hex(6),
             # Where the runner reads and stops its pod (v2 at <base>/v2, GraphQL at <base>/graphql); never a key.
             "api_base_url": self.provider.api_base_url,
-            # Seconds between the last log line and the pod stop: an attached follower reads it first.
-            "stop_delay_s": 3,
+            # Before its pod stop the runner waits for the attached followers to read the end (this
+            # apply's own when it follows), at most this long: a hung follower cannot keep the GPU billing.
+            "expect_follower": self.follows,
+            "follower_wait_cap_s": 3,
             # The env names whose values the runner masks in the logs (names only, never values).
             "secret_env": list(spec.secret_env),
         }

@@ -5,6 +5,10 @@ and an exit code); the `EXIT_CODE=<n>` last line only prompts the follower to lo
 cannot end the follow: a line it prints is checked against status.json and, not confirmed, is just
 output (the runner also frames its own lines, so training cannot print a bare one).
 
+While the stream is open the follower holds the run's followers.lock on the pod (remote/follow_hold.py),
+and it reads status.json before closing the stream: the runner stops the pod as soon as every follower
+has let go (never later than its cap), so the stop never cuts the connection before the end is read.
+
 The connection can drop (a preemption, a network blip); the follower then looks at the pod again and
 reconnects while it runs. A pod that stops before the end is recorded ends the follow without an
 exit code: the outcome is on the volume, for the next `plan` or `status`.
@@ -37,8 +41,16 @@ class Ending:
     pod_status: str | None = None
 
 
-class _Candidate(Exception):
-    """An `EXIT_CODE=` line: the end, if status.json confirms it."""
+class _Ended(Exception):
+    """status.json confirmed the end an `EXIT_CODE=` line announced."""
+
+    def __init__(self, status: RunStatus):
+        super().__init__()
+        self.status = status
+
+
+class _LostWhileConfirming(Exception):
+    """The connection dropped while status.json was read (the pod may be stopping)."""
 
 
 def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
@@ -54,14 +66,23 @@ def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
     attempt: list[int] = []
     seen = [0]
 
-    def line(text: str) -> None:
-        seen[0] += 1
-        on_line(text)
-        header = HEADER.match(text)
-        if header:
-            attempt.append(int(header.group(1)))
-        if EXIT_LINE.match(text):
-            raise _Candidate()
+    def reader(session: PodShell) -> Callable[[str], None]:
+        def line(text: str) -> None:
+            seen[0] += 1
+            on_line(text)
+            header = HEADER.match(text)
+            if header:
+                attempt.append(int(header.group(1)))
+            if EXIT_LINE.match(text):
+                # Read while the stream, and with it the followers' lock, stays open: the runner
+                # stops the pod once every follower has let go, so the status is read first.
+                try:
+                    ended = _confirmed(session, run_paths, launch_id)
+                except TemporaryError:
+                    raise _LostWhileConfirming() from None
+                if ended is not None:
+                    raise _Ended(ended)
+        return line
 
     run_paths = paths(project)
     last_contact = time.monotonic()
@@ -75,16 +96,14 @@ def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
             last_contact = time.monotonic()
             if launch_id is None:
                 launch_id = _current_launch(session, run_paths)
-            command = pod_steps.follow_command(run_paths, lines, skip=seen[0])
-            session.stream(command, line, what="following the training log")
-        except _Candidate:
-            try:
-                ended = _confirmed(session, run_paths, launch_id)
-            except TemporaryError:
-                continue  # the pod stopped meanwhile; the loop looks at it again
-            if ended is not None:
-                return Ending(ended.exit_code, ended.attempt if ended.attempt is not None else
-                              (attempt[-1] if attempt else None))
+            command = pod_steps.follow_command(run_paths, lines, skip=seen[0], launch_id=launch_id)
+            session.stream(command, reader(session), what="following the training log")
+        except _Ended as end:
+            ended = end.status
+            return Ending(ended.exit_code, ended.attempt if ended.attempt is not None else
+                          (attempt[-1] if attempt else None))
+        except _LostWhileConfirming:
+            continue  # the pod stopped meanwhile; the loop looks at it again
         except TemporaryError:
             conn.close()
             on_notice(f"lost the SSH connection to pod {pod_id}; reconnecting")

@@ -55,6 +55,10 @@ class RunPaths:
         return posixpath.join(self.run_dir, "status.json")
 
     @property
+    def followers_lock(self) -> str:
+        return posixpath.join(self.run_dir, "followers.lock")
+
+    @property
     def current_log(self) -> str:
         return posixpath.join(self.mount, "logs", "current.log")
 
@@ -91,14 +95,19 @@ def launch(session: PodShell, paths: RunPaths, launch: dict) -> None:
     session.run(command, what="starting the training's tmux session", timeout=30)
 
 
-def follow_command(paths: RunPaths, lines: int | None = None, skip: int = 0) -> str:
+def follow_command(paths: RunPaths, lines: int | None = None, skip: int = 0, launch_id: str | None = None) -> str:
     """`tail -F` of the latest attempt's log: from its first line (after `skip` lines already
-    printed), or the last `lines` lines (after a reconnect: only what is new)."""
+    printed), or the last `lines` lines (after a reconnect: only what is new).
+
+    The tail runs under remote/follow_hold.py, which holds the run's followers.lock while the stream
+    is open (and writes `launch_id` there): the runner stops the pod once every follower has let go."""
     if lines is None:
         start = f"+{int(skip) + 1}"
     else:
         start = "0" if skip else str(int(lines))
-    return f"tail -n {start} -F {shlex.quote(paths.current_log)} 2>/dev/null"
+    q = shlex.quote
+    hold = f"python3 -c {q(_program('follow_hold.py').decode())} {q(paths.followers_lock)} {q(launch_id or '')}"
+    return f"{hold} tail -n {start} -F {q(paths.current_log)} 2>/dev/null"
 
 
 def read_status(session: PodShell, paths: RunPaths) -> RunStatus | None:

@@ -10,6 +10,7 @@ from .basics import EXIT_LOST, read_json, shell, utc_iso
 from .checkpoints import Start, decide_start, training_command
 from .child import Child
 from .env import build_env, read_pid1_env
+from .followers import wait_for_followers
 from .launch import Launch, RunPaths
 from .logs import Tee, header, note
 from .podstop import stop_pod
@@ -137,9 +138,24 @@ class Runner:
         self.tee.line("EXIT_CODE=%d" % code)
         self.tee.close()
         if stop:
-            time.sleep(max(0.0, self.launch.stop_delay_s))
+            self._wait_for_followers()
             result = stop_pod(self.env, self.launch, lambda message: note(self.paths, message))
             self.status.update({"pod_stop": result})
+
+    def _wait_for_followers(self) -> None:
+        """The stop cuts every SSH connection: an attached follower reads the end first (capped)."""
+        cap = max(0.0, self.launch.follower_wait_cap_s)
+        expected = self.launch.launch_id if self.launch.expect_follower else None
+        try:
+            how, waited = wait_for_followers(self.paths.followers_lock, expected, cap)
+        except Exception:  # a runner bug must never keep the GPU billing
+            note(self.paths, "runner error while waiting for the followers:\n" + traceback.format_exc())
+            return
+        if how == "cap":
+            note(self.paths, "a follower had not read the attempt's end after %.1f s; stopping the pod anyway" % cap)
+        elif how == "read":
+            note(self.paths, "waited %.2f s for the followers to read the attempt's end" % waited)
+        self.status.update({"stop_wait": {"followers": how, "waited_s": round(waited, 3)}})
 
     def _write_ending(self, code: int, reason: str, sig: str | None, started: float, stop: bool) -> None:
         """The attempt's summary lines (EXIT_CODE follows once status.json records the end)."""

@@ -49,8 +49,11 @@ class Launch:
         self.launch_id = str(data.get("launch_id") or "")
         self.kill_grace_s = float(data.get("kill_grace_s", 30))
         self.watchdog_grace_s = float(data.get("watchdog_grace_s", 60))
-        # A follower (an attached apply, `logs --follow`) needs a moment to read EXIT_CODE before the stop cuts SSH.
-        self.stop_delay_s = float(data.get("stop_delay_s", 5))
+        # Before the stop cuts SSH, the followers (an attached apply, `logs --follow`) read the end: the runner
+        # waits for them (followers.py), for the launching apply's own follower when it stays attached, never
+        # longer than the cap.
+        self.expect_follower = bool(data.get("expect_follower", False))
+        self.follower_wait_cap_s = float(data.get("follower_wait_cap_s", 3))
         self.venv_system_site_packages = bool(data.get("venv_system_site_packages", True))
         # Names only: the values are in the pod's environment, never in launch.json.
         names = data.get("secret_env")
@@ -74,4 +77,5 @@ class RunPaths:
         self.train_log = os.path.join(self.run_dir, "train.log")
         self.runner_log = os.path.join(self.run_dir, "runner.log")
         self.watchdog_pid = os.path.join(self.run_dir, "watchdog.pid")
+        self.followers_lock = os.path.join(self.run_dir, "followers.lock")
         self.current_log = os.path.join(mount, "logs", "current.log")
