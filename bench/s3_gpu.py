@@ -44,8 +44,12 @@ def upload_step_seconds(project: Project, env: dict) -> tuple[float, float]:
 def measure(ctx: Context, project: Project, volume: str, remote: str, label: str) -> list[Row]:
     """Rows for the project's data entry at `remote` on the volume (relative to its root)."""
     on_volume = ctx.home / "volumes" / volume / remote
-    stopped = lambda: ctx.pod(project.pod_id)["desiredStatus"] == "EXITED"  # noqa: E731
-    starts = lambda: sum(ctx.calls().get(name, 0) for name in STARTS)  # noqa: E731
+    def stopped() -> bool:
+        return ctx.pod(project.pod_id)["desiredStatus"] == "EXITED"
+
+    def starts() -> int:
+        return sum(ctx.calls().get(name, 0) for name in STARTS)
+
     ssh_env = {k: v for k, v in ctx.env.items() if k not in S3_KEYS}
     bench = f"GPU s billed to upload {label} to a stopped pod's network volume"
     ssh = Row(bench, "apply's SSH data step")

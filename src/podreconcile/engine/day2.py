@@ -65,8 +65,11 @@ def current_pod(project: Project, provider: Provider) -> PodFacts:
     return our_pod(ownership(project, retry.call(provider.list_pods)), project.spec.pod_name)
 
 
-def listed(provider: Provider) -> tuple[list[PodFacts], list]:
-    """The account in one listing: (pods, network volumes)."""
+def listed(project: Project, provider: Provider) -> tuple[list[PodFacts], list | None]:
+    """The account in one listing: (pods, network volumes); the volumes only when the spec names one
+    (None: not listed, as `observe` does), since they only decide whether S3 reaches it."""
+    if not project.spec.pod.network_volume:
+        return retry.call(provider.list_pods, deadline=60), None
     return retry.call(provider.account, deadline=60)
 
 
@@ -128,7 +131,7 @@ def read_log(project: Project, provider: Provider, conn: Connection, report: Rep
     and S3 reaches it; with `start`, from a stopped pod started for it."""
     pods = None  # with `start`, S3 is not tried: `visit` lists the pods
     if not start:
-        pods, volumes = listed(provider)
+        pods, volumes = listed(project, provider)
         pod = ownership(project, pods).pod
         if pod is None or not pod.status.is_up:
             route, volume = volume_sync.store(project, conn, provider, volumes)
@@ -158,7 +161,7 @@ def sync_data(project: Project, provider: Provider, conn: Connection, report: Re
     """Upload what is missing or changed; None when the volume already holds every file."""
     if not project.spec.data:
         raise UserError("The spec has no data entries; add them under `data:` in podspec.yaml.")
-    pods, volumes = listed(provider)
+    pods, volumes = listed(project, provider)
     route, volume = volume_sync.store(project, conn, provider, volumes)
     if volume is not None:  # no pod is started: the upload costs no GPU time
         return volume_sync.upload_data(project, volume, report)

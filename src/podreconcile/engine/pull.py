@@ -63,7 +63,7 @@ def destination(project, dest: Path | None) -> Path:
 
 def pull(project, provider, conn, report, paths: list[str], dest: Path | None, start: bool) -> PullResult:
     target = destination(project, dest)
-    pods, volumes = day2.listed(provider)
+    pods, volumes = day2.listed(project, provider)
     route, volume = volume_sync.store(project, conn, provider, volumes)
     if volume is not None:
         report.step(f"pulling {route.explain()}")
