@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, network_emulation_available, sandbox  # noqa: E402
 from table import Row, dump, markdown, parse_latency, write_section  # noqa: E402
 
-ALL = ("startup", "plan", "apply", "sync", "s3", "scale")
+ALL = ("startup", "plan", "apply", "launch", "sync", "s3", "scale")
 MODULES = {"sync": "sync_tree"}  # bench/sync.py is the older stand-alone script
 
 

@@ -1,6 +1,7 @@
 """Uploads through RunPod's S3 API for network volumes (the S3 adapter, measured directly) against rsync over
 SSH into a running pod, for the same data. An S3 upload can happen before the pod starts: the rsync time is
-GPU time billed for nothing, which the S3 path saves."""
+GPU time billed for nothing, which the S3 path saves (measured end to end, `sync-data` through S3 against
+apply's SSH data step, in bench/s3_gpu.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 
+import s3_gpu
 from harness import BASELINE, Context, Project, timed
 from plan import LONG_TRAINING
 from table import Row
@@ -61,4 +63,7 @@ def run(ctx: Context) -> list[Row]:
     ours.note = f"{mb / ours.median:.0f} MB/s; before the pod starts: 0 GPU s billed"
     floor.note = f"{mb / floor.median:.0f} MB/s; {floor.median:.1f} GPU s billed while the pod waits for its data"
     project.cli("destroy", "--yes", check=False)
-    return [floor, ours]
+    gpu_volume = daemon.admin(ctx.running, "volume-create", {"name": "bench-gpu", "size": 50,
+                                                             "data_center": DATA_CENTER})["id"]
+    gpu = s3_gpu.run(ctx, lambda root: make_data(root, small, large, large_mb), gpu_volume)
+    return [floor, ours, *gpu]

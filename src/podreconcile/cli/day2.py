@@ -123,24 +123,22 @@ def stop_command(spec: Path = SpecOption, lock_timeout: str = LockTimeoutOption)
 
     Example: podreconcile stop
     """
-    from podreconcile.cli import user_stop, wiring
+    from podreconcile.cli import wiring
     from podreconcile.cli.render import Progress
-    from podreconcile.engine import day2
+    from podreconcile.engine import user_stop
     from podreconcile.engine.project import load_project
 
     project = load_project(spec)
-    provider = wiring.provider(project)
     with _locked(project, "stop", lock_timeout):
-        plan, pod = day2.plan_stop(project, provider)
-        if not plan.actions:
-            typer.echo(plan.summary)
-            return
-        pod_id = plan.actions[0].pod_id
-        # A run under way is looked at first, so the next plan calls its end a stop, not a failure.
-        run = user_stop.run_before_stop(project, pod) if pod else None
         conn = wiring.connection(project, False)
-        day2.execute(project, provider, conn, Progress(), plan)
-        user_stop.record_user_stop(project, run)
+        try:
+            plan = user_stop.stop(project, wiring.provider(project), conn, Progress())
+        finally:
+            conn.close()
+    if not plan.actions:
+        typer.echo(plan.summary)
+        return
+    pod_id = plan.actions[0].pod_id
     typer.echo(f"Stopped pod {pod_id}; the volume keeps code, data, checkpoints and logs. "
                "`podreconcile apply` starts it and resumes training.")
 
@@ -161,11 +159,11 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
     volume = project.spec.pod.network_volume
     lost = "" if volume else " Its volume disk, with the checkpoints on it, goes too."
     with _locked(project, "destroy", lock_timeout):
-        plan = day2.plan_destroy(project, provider)
+        plan, pods = day2.plan_destroy(project, provider)
         (terminate,) = plan.actions
         if not yes and not sys.stdin.isatty():
             raise UserError("destroy terminates the pod for good; pass --yes to confirm.")
-        _offer_pull(project, provider, ask=not yes)
+        _offer_pull(project, provider, pods, ask=not yes)
         if not yes and not typer.confirm(f"Terminate pod {terminate.pod_id}?{lost}", default=False):
             raise UserError("Nothing was changed (destroy was not confirmed).")
         day2.execute(project, provider, wiring.connection(project, False), Progress(), plan)
@@ -173,7 +171,7 @@ def destroy_command(spec: Path = SpecOption, yes: bool = typer.Option(False, "--
     typer.echo(f"Terminated pod {terminate.pod_id} and cleared the state file.{kept}")
 
 
-def _offer_pull(project: Project, provider, ask: bool) -> None:
+def _offer_pull(project: Project, provider, pods, ask: bool) -> None:
     """Before a pod's own volume disk goes: offer to pull the run's outputs (over SSH: S3 never reaches
     a volume disk), or say plainly that they go and how to keep them."""
     from podreconcile.cli import wiring
@@ -184,7 +182,7 @@ def _offer_pull(project: Project, provider, ask: bool) -> None:
         return
     conn = wiring.connection(project, False)
     try:
-        at_risk = pull.outputs_at_risk(project, provider, conn)
+        at_risk = pull.outputs_at_risk(project, provider, conn, pods)
     except (TemporaryError, PermanentError) as error:
         at_risk = f"the pod's volume disk could not be checked for checkpoints ({error})"
     finally:

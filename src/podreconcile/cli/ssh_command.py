@@ -74,6 +74,9 @@ def pinned_host_key(project: Project, pod: PodFacts) -> str:
     """The pod's host key for this start: pinned in the state file, or checked now by the engine."""
     from podreconcile.cli import wiring
 
+    pinned = project.state_file.read().host_key
+    if pinned is not None and pinned.start == pod.start_identity:
+        return pinned.key  # OpenSSH checks it: no connection of our own just to read it again
     conn = wiring.connection(project, persist_host_key=False)
     try:
         return conn.session(pod).host_key

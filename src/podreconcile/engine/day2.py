@@ -1,8 +1,11 @@
-"""The everyday commands around apply: status, logs, stop, destroy, sync-data, tensorboard.
+"""The everyday commands around apply: status, logs, destroy, sync-data, tensorboard (stop: `engine.user_stop`).
 
 Each goes observe -> plan -> apply like `apply` itself: the pod is picked by `core.ownership` (the one
 rule), the change is a plan from `core.pod_commands`, and its actions run through `Applier.execute`,
 the executors apply uses. The cli renders and asks; nothing here prints.
+
+A command lists the account once and hands that listing on (to `visit`, to the S3 route): a second
+listing costs a round trip and can disagree with the first (docs/benchmarks.md counts them).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from podreconcile.core.pod_commands import (
     destroy_plan,
     our_pod,
     stop_after_visit,
-    stop_plan,
     visit_plan,
 )
 from podreconcile.core.ports import PodShell, Provider
@@ -63,6 +65,14 @@ def current_pod(project: Project, provider: Provider) -> PodFacts:
     return our_pod(ownership(project, retry.call(provider.list_pods)), project.spec.pod_name)
 
 
+def listed(project: Project, provider: Provider) -> tuple[list[PodFacts], list | None]:
+    """The account in one listing: (pods, network volumes); the volumes only when the spec names one
+    (None: not listed, as `observe` does), since they only decide whether S3 reaches it."""
+    if not project.spec.pod.network_volume:
+        return retry.call(provider.list_pods, deadline=60), None
+    return retry.call(provider.account, deadline=60)
+
+
 def execute(project: Project, provider: Provider, conn: Connection, report: Reporter, plan: Plan) -> None:
     """Run a reviewed day-2 plan through apply's executors, in order."""
     applier = Applier(project, provider, conn, report, options(project))
@@ -82,27 +92,23 @@ def status(project: Project, provider: Provider, conn: Connection) -> tuple[Stat
     return state, obs, make_plan(project.desired(), state, obs, opts), ownership(project, obs.pods)
 
 
-# ---- stop and destroy ----
+# ---- destroy (stop: engine.user_stop) ----
 
-def plan_stop(project: Project, provider: Provider) -> tuple[Plan, PodFacts | None]:
-    """The stop plan and the pod it stops, from one listing (the pod's run is probed before the stop)."""
-    owner = ownership(project, retry.call(provider.list_pods))
-    return stop_plan(owner, project.spec.pod_name), owner.pod
-
-
-def plan_destroy(project: Project, provider: Provider) -> Plan:
-    owner = ownership(project, retry.call(provider.list_pods))
-    return destroy_plan(owner, project.spec.pod_name, project.spec.pod.network_volume)
+def plan_destroy(project: Project, provider: Provider) -> tuple[Plan, list[PodFacts]]:
+    """The destroy plan and the listing it was made from (the pull offered before it reuses it)."""
+    pods = retry.call(provider.list_pods)
+    return destroy_plan(ownership(project, pods), project.spec.pod_name, project.spec.pod.network_volume), pods
 
 
 # ---- visiting the pod: logs, sync-data, tensorboard ----
 
 @contextmanager
-def visit(project: Project, provider: Provider, conn: Connection, report: Reporter, start_why: str | None
-          ) -> Iterator[PodShell]:
+def visit(project: Project, provider: Provider, conn: Connection, report: Reporter, start_why: str | None,
+          pods: list[PodFacts] | None = None) -> Iterator[PodShell]:
     """A shell on our pod. A stopped pod is started for it when `start_why` says why (and stopped again
-    afterwards, leaving it as found); without it, a stopped pod is a UserError."""
-    owner = ownership(project, retry.call(provider.list_pods))
+    afterwards, leaving it as found); without it, a stopped pod is a UserError. `pods`: the command's
+    listing of the account, when it has one already (else the pods are listed here)."""
+    owner = ownership(project, retry.call(provider.list_pods) if pods is None else pods)
     pod = our_pod(owner, project.spec.pod_name)
     if not pod.status.is_up and start_why is None:
         raise UserError(f"Pod {pod.id} is stopped, so its volume cannot be read; `podreconcile logs --start` "
@@ -110,7 +116,9 @@ def visit(project: Project, provider: Provider, conn: Connection, report: Report
     plan = visit_plan(owner, project.spec.pod_name, start_why or "")
     try:
         execute(project, provider, conn, report, plan)
-        live = wait_for_ssh_port(provider, pod.id, on_wait=report.waiting)
+        # A pod that was up with its port needs no new look; one started (or still booting) is polled.
+        live = pod if pod.ssh is not None and not plan.actions else wait_for_ssh_port(
+            provider, pod.id, on_wait=report.waiting)
         yield conn.session(live)
     finally:
         conn.close()
@@ -121,8 +129,9 @@ def read_log(project: Project, provider: Provider, conn: Connection, report: Rep
              tail: int | None, all_attempts: bool, start: bool) -> str:
     """The log: from the running pod over SSH; from the volume through S3 when the pod is not running
     and S3 reaches it; with `start`, from a stopped pod started for it."""
+    pods = None  # with `start`, S3 is not tried: `visit` lists the pods
     if not start:
-        pods, volumes = retry.call(provider.account, deadline=60)
+        pods, volumes = listed(project, provider)
         pod = ownership(project, pods).pod
         if pod is None or not pod.status.is_up:
             route, volume = volume_sync.store(project, conn, provider, volumes)
@@ -134,7 +143,7 @@ def read_log(project: Project, provider: Provider, conn: Connection, report: Rep
                 raise UserError(f"Pod {pod.id} is stopped and its volume is read {route.explain()}; "
                                 "`podreconcile logs --start` starts it, prints the log and stops it again.")
     why = "`logs --start` reads the log from the pod's volume" if start else None
-    with visit(project, provider, conn, report, why) as session:
+    with visit(project, provider, conn, report, why, pods) as session:
         run_paths = paths(project)
         return pod_steps.read_log(session, run_paths.train_log if all_attempts else run_paths.current_log, tail)
 
@@ -152,18 +161,20 @@ def sync_data(project: Project, provider: Provider, conn: Connection, report: Re
     """Upload what is missing or changed; None when the volume already holds every file."""
     if not project.spec.data:
         raise UserError("The spec has no data entries; add them under `data:` in podspec.yaml.")
-    route, volume = volume_sync.store(project, conn, provider)
+    pods, volumes = listed(project, provider)
+    route, volume = volume_sync.store(project, conn, provider, volumes)
     if volume is not None:  # no pod is started: the upload costs no GPU time
         return volume_sync.upload_data(project, volume, report)
     if project.spec.pod.network_volume:
         report.step(f"data goes {route.explain()}")
-    with visit(project, provider, conn, report, "`sync-data` uploads to the pod's volume") as session:
+    with visit(project, provider, conn, report, "`sync-data` uploads to the pod's volume", pods) as session:
         diff = data_diff(project, session)
         if not diff.send:
             report.step(f"nothing to upload: the volume holds all {diff.files_total} data file(s)")
             return None
         report.step(f"uploading {len(diff.send)} of {diff.files_total} file(s), {diff.bytes_to_send} bytes")
-        result = datasync.upload(session, diff, key_path=project.ssh_key(), progress=report.transfer)
+        result = datasync.upload(session, diff, key_path=project.ssh_key(), progress=report.transfer,
+                                 prefer_rsync=datasync.rsync_pays_off(diff))
         volume_upload.record_rate(project, result.bytes_sent, result.seconds)
         return result
 
@@ -172,10 +183,11 @@ def sync_data(project: Project, provider: Provider, conn: Connection, report: Re
 def tensorboard(project: Project, provider: Provider, conn: Connection, report: Reporter, local_port: int):
     """TensorBoard in tmux session `tb` on the running pod (started if absent), tunnelled to `local_port`;
     yields (session, forwarder). Leaving closes the tunnel only."""
-    pod = current_pod(project, provider)
+    pods = retry.call(provider.list_pods)
+    pod = our_pod(ownership(project, pods), project.spec.pod_name)
     if not pod.status.is_up:
         raise UserError(f"Pod {pod.id} is stopped; `podreconcile apply` (or `logs --start`) starts it.")
-    with visit(project, provider, conn, report, None) as session:
+    with visit(project, provider, conn, report, None, pods) as session:
         started = session.run(tensorboard_command(project), what="starting TensorBoard", timeout=30, check=False)
         if started.exit_code == 127:
             raise UserError("TensorBoard is not installed on the pod; add `tensorboard` to the requirements that "

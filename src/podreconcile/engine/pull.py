@@ -20,6 +20,7 @@ from pathlib import Path
 
 from podreconcile.core.errors import UserError
 from podreconcile.core.observation import PodStatus
+from podreconcile.core.pod_commands import our_pod
 from podreconcile.core.ports import PodShell, VolumeStore
 from podreconcile.core.pull_selection import (
     default_selection,
@@ -62,14 +63,15 @@ def destination(project, dest: Path | None) -> Path:
 
 def pull(project, provider, conn, report, paths: list[str], dest: Path | None, start: bool) -> PullResult:
     target = destination(project, dest)
-    route, volume = volume_sync.store(project, conn, provider)
+    pods, volumes = day2.listed(project, provider)
+    route, volume = volume_sync.store(project, conn, provider, volumes)
     if volume is not None:
         report.step(f"pulling {route.explain()}")
         return _pull_s3(project, volume, report, paths, target)
     report.step(f"pulling {route.explain()}")
     why = "`pull --start` reads the outputs from the pod's volume" if start else None
     try:
-        with day2.visit(project, provider, conn, report, why) as session:
+        with day2.visit(project, provider, conn, report, why, pods) as session:
             return _pull_ssh(project, session, report, paths, target)
     except UserError as error:
         if "is stopped" in str(error):
@@ -78,14 +80,15 @@ def pull(project, provider, conn, report, paths: list[str], dest: Path | None, s
         raise
 
 
-def outputs_at_risk(project, provider, conn) -> str | None:
-    """For `destroy` without a network volume: what on the pod's volume disk would be lost, or None."""
+def outputs_at_risk(project, provider, conn, pods: list) -> str | None:
+    """For `destroy` without a network volume: what on the pod's volume disk would be lost, or None.
+    `pods`: the listing destroy's plan was made from."""
     if project.spec.pod.network_volume:
         return None
-    pod = day2.current_pod(project, provider)
+    pod = our_pod(day2.ownership(project, pods), project.spec.pod_name)
     if pod.status is not PodStatus.RUNNING:
         return f"pod {pod.id} is stopped; its volume disk may hold checkpoints of run {project.run_name}"
-    with day2.visit(project, provider, conn, report=_Silent(), start_why=None) as session:
+    with day2.visit(project, provider, conn, report=_Silent(), start_why=None, pods=pods) as session:
         found = _remote_files(session, project.output_dir)
     latest = latest_complete_checkpoint(found)
     if not found:

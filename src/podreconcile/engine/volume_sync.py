@@ -15,8 +15,9 @@ UPLOAD_DEADLINE = 600.0
 
 
 def store(project, conn, provider: Provider, volumes=None) -> tuple[S3Route, VolumeStore | None]:
-    """The route to the spec's network volume and its store (None: the SSH path, `route` says why)."""
-    if volumes is None:
+    """The route to the spec's network volume and its store (None: the SSH path, `route` says why).
+    `volumes`: the command's listing of them (listed here when the spec names a volume and they are not)."""
+    if volumes is None and project.spec.pod.network_volume:
         _, volumes = retry.call(provider.account, deadline=60)
     return conn.volume.route(volumes), conn.volume.store(volumes)
 

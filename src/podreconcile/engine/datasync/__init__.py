@@ -44,10 +44,10 @@ from podreconcile.engine.datasync.rsync import (
     rsync_groups,
     ssh_command,
 )
-from podreconcile.engine.datasync.transfer import upload
+from podreconcile.engine.datasync.transfer import rsync_pays_off, upload
 
 __all__ = [
     "PART_SUFFIX", "RSYNC_PARTIAL_DIR", "DataFile", "RsyncGroup", "RsyncLine", "Progress", "RemoteListing", "UploadDiff", "UploadResult",
     "listing_request", "local_data", "parse_listing", "parse_progress2", "plan_upload", "remote_listing",
-    "rsync_argv", "rsync_groups", "same_mtime", "ssh_command", "upload",
+    "rsync_argv", "rsync_groups", "rsync_pays_off", "same_mtime", "ssh_command", "upload",
 ]

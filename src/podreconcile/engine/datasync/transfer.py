@@ -48,6 +48,17 @@ def upload(
     return UploadResult(files_sent, bytes_sent, time.monotonic() - started, method)
 
 
+# rsync is its own SSH connection (a second handshake, several round trips); below these sizes SFTP
+# over the command's open connection finishes first, and the command keeps to one connection.
+RSYNC_MIN_BYTES = 8_000_000
+RSYNC_MIN_FILES = 20
+
+
+def rsync_pays_off(diff: UploadDiff) -> bool:
+    """Whether an upload is large enough to be worth rsync's own connection."""
+    return diff.bytes_to_send >= RSYNC_MIN_BYTES or len(diff.send) >= RSYNC_MIN_FILES
+
+
 def _rsync_usable(diff: UploadDiff, key_path: Path) -> bool:
     if not (diff.rsync_on_pod and shutil.which("rsync") and shutil.which("ssh")):
         return False

@@ -1,37 +1,53 @@
-"""What `podreconcile stop` remembers: that it stopped a run under way, so the next plan says the
-attempt was stopped (by the user), not that it failed with exit code 143.
+"""`podreconcile stop`: the stop plan, a last look at the run, the stop, and what the state remembers.
 
-The run is looked at over SSH just before the stop (one probe, best effort: a pod that does not
-answer is stopped all the same). Without that look, a run last seen under way counts as stopped.
+The state remembers that the stop ended a run under way, so the next plan says the attempt was
+stopped (by the user), not that it failed with exit code 143. The run is looked at over SSH just
+before the stop (one probe, best effort: a pod that does not answer is stopped all the same).
+Without that look, a run last seen under way counts as stopped.
 """
 
 from __future__ import annotations
 
-from podreconcile.cli import wiring
 from podreconcile.core.errors import PodreconcileError
 from podreconcile.core.observation import PodFacts, PodStatus
+from podreconcile.core.plan import Plan
+from podreconcile.core.pod_commands import stop_plan
+from podreconcile.core.ports import Provider
 from podreconcile.core.run_observation import RunFacts
 from podreconcile.core.state import STOPPED, LastRun
-from podreconcile.engine import pod_steps
-from podreconcile.engine.observe import paths
+from podreconcile.engine import day2, pod_steps, retry
+from podreconcile.engine.apply import Reporter
+from podreconcile.engine.observe import Connection, paths
 from podreconcile.engine.project import Project
 from podreconcile.engine.state_file import now
 
 PROBE_DEADLINE = 10.0  # a stop must not wait long for a pod that does not answer
 
 
-def run_before_stop(project: Project, pod: PodFacts) -> RunFacts | None:
+def stop(project: Project, provider: Provider, conn: Connection, report: Reporter) -> Plan:
+    """Stop our pod (the plan comes from one listing); returns the plan it carried out (no actions:
+    nothing to stop, its summary says why)."""
+    owner = day2.ownership(project, retry.call(provider.list_pods))
+    plan = stop_plan(owner, project.spec.pod_name)
+    if not plan.actions:
+        return plan
+    # A run under way is looked at first, so the next plan calls its end a stop, not a failure.
+    run = run_before_stop(project, conn, owner.pod) if owner.pod else None
+    conn.close()  # the stop ends the pod's sshd; nothing else goes over this connection
+    day2.execute(project, provider, conn, report, plan)
+    record_user_stop(project, run)
+    return plan
+
+
+def run_before_stop(project: Project, conn: Connection, pod: PodFacts) -> RunFacts | None:
     """The run on the pod about to be stopped, or None when the pod does not answer."""
     if pod.status is not PodStatus.RUNNING or pod.ssh is None:
         return None
-    conn = wiring.connection(project, persist_host_key=False)
     try:
         session = conn.session(pod, deadline=PROBE_DEADLINE)
         return pod_steps.probe(session, paths(project), project.spec.run.venv)
     except (PodreconcileError, ValueError):  # unreachable, or a probe that printed nothing useful
         return None
-    finally:
-        conn.close()
 
 
 def record_user_stop(project: Project, run: RunFacts | None) -> None:
