@@ -143,7 +143,7 @@ def test_commands_that_reach_the_pod_begin_early(monkeypatch, args, spec):
 
 
 @pytest.mark.parametrize("args", [[], ["--help"], ["plan", "--help"], ["init"], ["schema"], ["sandbox", "up"],
-                                  ["--version"], ["destroy", "--yes"]])
+                                  ["--version"], ["destroy", "--yes"], ["ssh", "--", "true"]])
 def test_other_invocations_begin_nothing(monkeypatch, args):
     begun = []
     monkeypatch.setattr(early_ssh, "begin", lambda spec_option, dial, connect: begun.append(spec_option))
@@ -184,6 +184,7 @@ def test_the_guard_is_armed_again_only_when_it_differs(running, recorded, wanted
 
 
 @pytest.mark.parametrize("args, prepared", [(["plan"], True), (["destroy", "--yes"], True), (["sync-data"], True),
+                                            (["ssh"], True),
                                             (["init"], False), (["plan", "--help"], False), (["--version"], False)])
 def test_commands_that_call_the_api_make_their_tls_context_early(monkeypatch, args, prepared):
     from podreconcile.adapters import tls

@@ -84,9 +84,10 @@ def connection(project: Project, persist_host_key: bool, look: bool = False) -> 
     return work
 
 
-# The commands that reach the pod over SSH, and their option naming the spec.
-_REACHES_POD = {"plan", "apply", "status", "logs", "ssh", "stop", "pull", "tensorboard"}
-_CALLS_API = _REACHES_POD | {"destroy", "sync-data"}
+# The commands that reach the pod over the command's one paramiko connection (`ssh` hands the pod to
+# OpenSSH with the pinned host key instead), the commands that call the API, and their spec option.
+_REACHES_POD = {"plan", "apply", "status", "logs", "stop", "pull", "tensorboard"}
+_CALLS_API = _REACHES_POD | {"destroy", "sync-data", "ssh"}
 _SPEC_OPTIONS = ("-f", "--file")
 
 
