@@ -4,9 +4,11 @@ a corrupt or newer state file. Each with its expected outcome asserted against t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -98,14 +100,17 @@ def _secret_project(project):
 def _texts(root) -> dict[str, str]:
     """Every file's text under `root` (but git's and .runpod.env); files that vanish meanwhile are skipped."""
     texts = {}
-    for path in root.rglob("*"):
-        if ".git" in path.parts or path.name == ".runpod.env":
-            continue
-        try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_size < 2e6:
-                texts[str(path)] = path.read_text(errors="replace")
-        except OSError:
-            pass
+    # os.walk, not rglob: a pod's container folders vanish while a stop tears them down, and rglob
+    # raises for a folder gone between listing and entering it; os.walk skips it.
+    for folder, _, names in os.walk(root):
+        for path in (Path(folder) / name for name in names):
+            if ".git" in path.parts or path.name == ".runpod.env":
+                continue
+            try:
+                if path.is_file() and not path.is_symlink() and path.stat().st_size < 2e6:
+                    texts[str(path)] = path.read_text(errors="replace")
+            except OSError:
+                pass
     return texts
 
 
