@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -49,3 +51,15 @@ def wait_until(predicate, timeout: float = 15, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def lock_free(path: Path, create: bool = False) -> bool:
+    """Whether nobody holds the flock on `path`: tried exclusively, as the runner does, and let go at once."""
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)

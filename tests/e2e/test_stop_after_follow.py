@@ -8,15 +8,13 @@ while it tails the log: the tests read that lock from the pod's volume folder on
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
 import subprocess
 
 import pytest
 
 from tests.e2e.test_apply import pod_status, wait_for_line
-from tests.helpers import wait_until
+from tests.helpers import lock_free, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -38,16 +36,6 @@ def followers_lock(project):
     return project.volume() / ".podreconcile" / "runs" / "tiny_run" / "followers.lock"
 
 
-def lock_free(path) -> bool:
-    """Whether no follower holds the lock (tried exclusively, as the runner does, and let go at once)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def stop_wait(project) -> dict:

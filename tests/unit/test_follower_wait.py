@@ -14,6 +14,7 @@ import pytest
 
 from podreconcile import remote
 from podreconcile.remote.runner.followers import wait_for_followers
+from tests.helpers import lock_free
 
 HOLD = (Path(remote.__file__).parent / "follow_hold.py").read_text()
 
@@ -43,15 +44,6 @@ def shared_lock(path: Path, content: str | None = None) -> int:
     return fd
 
 
-def free(path: Path) -> bool:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def test_with_nobody_following_the_stop_does_not_wait(tmp_path):
@@ -145,11 +137,11 @@ def test_the_holder_keeps_the_lock_while_its_reader_reads_and_lets_go_when_the_r
     hold = start_hold(lock, log)
     holds.append(hold)
     assert hold.stdout.readline() == b"step 1\n" and hold.stdout.readline() == b"EXIT_CODE=0\n"
-    assert not free(lock) and lock.read_text() == "launch-7"
+    assert not lock_free(lock) and lock.read_text() == "launch-7"
     assert len(processes_naming(log)) == 2  # the holder and its tail
     hold.stdout.close()  # the follower closed the stream, or sshd closed it for a dead connection
     wait_for(lambda: hold.poll() is not None)
-    assert free(lock)
+    assert lock_free(lock)
     assert processes_naming(log) == [], "the tail went with its holder"
 
 
@@ -184,7 +176,7 @@ def test_the_follow_command_runs_through_a_shell_with_odd_paths(tmp_path, holds)
     holds.append(shell)
     assert shell.stdout.readline() == b"two\n"  # after the one line already printed
     lock = Path(paths.followers_lock)
-    assert not free(lock) and lock.read_text() == "L'1"
+    assert not lock_free(lock) and lock.read_text() == "L'1"
     shell.stdout.close()
     wait_for(lambda: shell.poll() is not None)
-    assert free(lock)
+    assert lock_free(lock)

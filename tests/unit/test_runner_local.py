@@ -29,6 +29,7 @@ from podreconcile.core.run_observation import RunState, parse_probe
 from podreconcile.remote import runner_archive
 from podreconcile.remote.runner import checkpoints, redact, venv_setup
 from podreconcile.remote.runner import launch as launch_json
+from tests.helpers import lock_free
 from tests.runpod_api_stub import PodApiStub
 
 REMOTE = Path(remote.__file__).parent
@@ -134,7 +135,7 @@ class FakePod:
         command = [POD_PYTHON, "-c", FOLLOW_HOLD.read_text(), str(lock), launch_id,
                    "tail", "-n", "+1", "-F", str(self.mount / "logs" / "current.log")]
         follower = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.wait_for(lambda: not _lock_free(lock), what="the follower's lock")
+        self.wait_for(lambda: not lock_free(lock, create=True), what="the follower's lock")
         return follower
 
     def probe(self) -> str:
@@ -177,15 +178,6 @@ class FakePod:
             what, (self.root / "runner-pane.txt").read_text(errors="replace")))
 
 
-def _lock_free(path: Path) -> bool:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def _processes_under(root: Path) -> list[int]:
