@@ -52,6 +52,8 @@ def run(ctx: Context) -> list[Row]:
         for i in range(runs):
             session.run("rm -rf /workspace/b-ours /workspace/b-rsync", what="clean")
             for case in ("first", "no-op", "one changed"):
+                if case == "first":  # cold: nothing hashed before, as a first apply on a fresh clone
+                    (project.root / ".podreconcile" / "code-hashes.json").unlink(missing_ok=True)
                 if case == "one changed":
                     (project.root / "pkg" / "m00" / "module_0.py").write_text(f"# changed {i}\n")
                 relay.take()

@@ -128,3 +128,24 @@ def test_1_a_rotated_secret_is_never_shown_stored_or_logged(project, tmp_path):
         assert old not in text and new not in text, text
     assert oct(project.state_path().stat().st_mode & 0o777) == "0o600"
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
+
+
+def test_code_sync_never_writes_through_a_symlink_planted_in_the_pods_code_folder(project, tmp_path):
+    assert project.cli("apply", "--yes").returncode == 0
+    code = project.volume() / "tiny"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("the pod owner's file\n")
+    scripts = code / "scripts"
+    for path in scripts.iterdir():
+        path.unlink()
+    scripts.rmdir()
+    scripts.symlink_to(victim)  # a training job (or anyone on the pod) swaps the synced folder for a link
+    with open(project.root / "scripts" / "train.py", "a") as f:
+        f.write("# changed\n")
+
+    result = project.cli("apply", "--yes")
+
+    assert_clean_error(result, "scripts", "symlink or a file")
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert (victim / "keep.txt").read_text() == "the pod owner's file\n"

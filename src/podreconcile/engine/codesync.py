@@ -314,7 +314,8 @@ class _Packer:
     """Writes the stream: head (deletions, paths to send), changed files, tail (manifest, revision).
 
     Files are hashed as they are packed, so the manifest stored on the pod describes exactly the
-    bytes sent even if a file was edited since it was listed; those hashes go to the local cache.
+    bytes sent even if a file was edited since it was listed (those hashes go to the local cache);
+    a file whose stat at opening matches its cache entry is not hashed again.
     A frame per file (9 bytes) instead of a tar header and padding (~770 bytes for a small file).
     """
 
@@ -347,12 +348,16 @@ class _Packer:
             st = os.fstat(f.fileno())
             executable = bool(st.st_mode & 0o100)
             yield _FRAME.pack(b"X" if executable else b"F", st.st_size)
+            known = self._cache.lookup(rel, st)  # hashed by the plan, unchanged since: not hashed again
             digest = hashlib.sha256()
             for block in _exactly(f, st.st_size, rel):
-                digest.update(block)
+                if known is None:
+                    digest.update(block)
                 yield block
-        self._manifest[rel] = FileEntry(st.st_size, digest.hexdigest(), executable)
-        self._cache.record(rel, st, digest.hexdigest(), hashed_at)
+        sha256 = known or digest.hexdigest()
+        self._manifest[rel] = FileEntry(st.st_size, sha256, executable)
+        if known is None:
+            self._cache.record(rel, st, sha256, hashed_at)
         self.bytes_sent += st.st_size
 
 
