@@ -70,9 +70,9 @@ class HashCache:
         """Write the entries looked up or recorded since loading (files no longer asked about drop out)."""
         if self.path is None or not (self._changed or self._new.keys() != self._old.keys()):
             return
-        private_folder(self.path.parent)
         payload = json.dumps({"format": _FORMAT, "files": self._new}, separators=(",", ":")).encode()
         try:
+            private_folder(self.path.parent)  # UserError for a symlinked or tracked folder, as the state's
             write_private(self.path, payload)
         except OSError:
             pass  # a read-only project folder: no cache, every file is hashed (correct, only slower)

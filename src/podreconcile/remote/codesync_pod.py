@@ -155,7 +155,7 @@ def remove(folders, rel):
         return
     try:
         os.unlink(name, dir_fd=fd)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+    except (FileNotFoundError, IsADirectoryError):
         return  # gone already, or a folder now: not a file this sync wrote
     while folder:
         parent, _, name = folder.rpartition("/")
