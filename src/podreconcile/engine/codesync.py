@@ -25,15 +25,17 @@ import fnmatch
 import hashlib
 import json
 import os
+import queue
 import shlex
 import stat
 import struct
 import subprocess
+import threading
 import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, NamedTuple
+from typing import BinaryIO, Generator, Iterable, Iterator, NamedTuple
 
 from podreconcile.core.errors import PermanentError, UserError
 from podreconcile.core.ports import PodShell
@@ -306,8 +308,55 @@ def _push(
     The stream is produced while it is sent, so memory stays small and packing overlaps the upload.
     """
     packer = _Packer(repo_dir, diff, local, rev, cache or HashCache(None))
-    session.run(_script_command("apply", code_path), stdin=_coalesce(packer.chunks()), what="code sync")
+    chunks = _read_ahead(_coalesce(packer.chunks()))
+    try:
+        session.run(_script_command("apply", code_path), stdin=chunks, what="code sync")
+    finally:
+        chunks.close()
     return packer.bytes_sent
+
+
+def _read_ahead(chunks: Iterator[bytes], depth: int = 8) -> Generator[bytes, None, None]:
+    """`chunks`, produced by a thread up to `depth` ahead: reading and hashing files overlaps the
+    sending (encryption, waiting for the pod's window), which happens in the consumer's thread."""
+    ahead: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ahead.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: object = done
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            item = error
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    producer = threading.Thread(target=produce, name="codesync-pack", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join()
 
 
 class _Packer:
