@@ -1,5 +1,5 @@
 """Code sync of a tree of 10,000 small files and a few large ones: first upload, no-op, one file changed;
-podreconcile's sync (manifest + one tar stream over its one SSH connection) against one plain rsync over
+podreconcile's sync (manifest + one framed stream over its one SSH connection) against one plain rsync over
 ssh (bench/baseline/floor_sync.sh). Bytes are what the client sent, counted by a relay in front of sshd."""
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -277,3 +278,31 @@ def test_a_local_edit_that_keeps_the_size_and_restores_the_mtime_is_still_sent(s
     result = sync_code(session, repo, str(pod_dir), EXCLUDE)
 
     assert result.files_sent == 1 and (pod_dir / "pkg/model.py").read_text() == "W = 7\n"
+
+
+def test_a_compact_manifest_reply_gives_the_same_plan_as_the_full_one(session, repo, pod_dir):
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    (repo / "pkg/model.py").write_text("W = 22\n")  # differs from the pod
+    (pod_dir / "train.py").unlink()  # known locally, absent on the pod
+    git(repo, "rm", "-q", "scripts/run.sh")  # synced before, tracked no more: to delete
+    local = local_manifest(repo, EXCLUDE)
+
+    full = codesync.remote_manifest(session, str(pod_dir), local.keys())
+    compact = codesync.remote_manifest(session, str(pod_dir), local)
+
+    assert compact.files == {p: e for p, e in full.files.items()}
+    assert codesync.plan_sync(local, compact, EXCLUDE) == codesync.plan_sync(local, full, EXCLUDE)
+    diff = codesync.plan_sync(local, compact, EXCLUDE)
+    assert (diff.send, diff.delete) == (("pkg/model.py", "train.py"), ("scripts/run.sh",))
+
+
+def test_a_no_op_manifest_reply_repeats_no_entry(session, repo, pod_dir, monkeypatch):
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    local = local_manifest(repo, EXCLUDE)
+    replies = []
+    run = session.run
+    monkeypatch.setattr(session, "run", lambda *a, **k: replies.append(run(*a, **k)) or replies[-1])
+
+    codesync.remote_manifest(session, str(pod_dir), local)
+
+    assert json.loads(replies[-1].stdout)["files"] == {}

@@ -32,6 +32,7 @@ import struct
 import subprocess
 import threading
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,8 @@ REVISION_NAME = ".podreconcile-revision"
 _RESERVED = {MANIFEST_NAME, REVISION_NAME}
 _FRAME = struct.Struct(">cQ")  # kind, length: the stream's framing (remote/codesync_pod.py)
 _BLOCK = 1 << 20
+_PREFIX = 16  # hex digits of a sha256 the pod compares against: 64 bits
+_MAX_REPLY = 64 << 20  # a full reply is ~120 bytes a file: 100,000 files without `known` fit
 _WILDCARDS = frozenset("*?[")
 
 
@@ -240,20 +243,52 @@ def plan_sync(
 # -- pod side --------------------------------------------------------------------------------------
 
 
-def remote_manifest(session: PodShell, code_path: str, paths: Iterable[str]) -> RemoteManifest:
-    """One round trip: the pod's view of `paths` and of what the previous sync wrote."""
-    request = zlib.compress(json.dumps({"paths": sorted(paths)}).encode())  # ~8x smaller: paths repeat
+def remote_manifest(session: PodShell, code_path: str, paths: Iterable[str] | Manifest) -> RemoteManifest:
+    """One round trip: the pod's view of `paths` and of what the previous sync wrote.
+
+    Given a Manifest (path -> local entry) instead of paths, the pod leaves out every entry equal to
+    the local one (size, executable bit, the first 16 hex digits of the sha256) and the reply stays
+    small however many files there are; the result is the same as with the paths alone, except that
+    `synced` then holds only the synced paths not asked about (all that deletions need)."""
+    known = paths if isinstance(paths, Mapping) else None
+    return _remote_manifest(session, code_path, paths, known)
+
+
+def _remote_manifest(
+    session: PodShell, code_path: str, paths: Iterable[str], known: Manifest | None
+) -> RemoteManifest:
+    body: dict = {"paths": sorted(paths)}
+    if known is not None:
+        body["known"] = {p: [e.size, e.sha256[:_PREFIX], e.executable] for p, e in known.items()
+                         if len(e.sha256) == 64}
+    request = zlib.compress(json.dumps(body).encode())  # ~8x smaller: paths repeat
     result = session.run(
         _script_command("manifest", code_path), stdin=request, what="reading the pod's code manifest",
         timeout=300,
     )
-    return parse_manifest(result.stdout)
+    remote = parse_manifest(result.stdout)
+    if known is None:
+        return remote
+    absent = _absent(result.stdout)
+    files = {p: e for p, e in known.items() if p in body["known"] and p not in absent}
+    files.update(remote.files)  # what differs, and what was not known
+    return RemoteManifest(files, remote.synced, remote.revision)
+
+
+def _absent(stdout: str) -> frozenset[str]:
+    """The "absent" list of a compact reply: without it nothing known can be taken as the same."""
+    data = json_value(stdout, _MAX_REPLY)
+    absent = data.get("absent") if isinstance(data, dict) else None
+    if not isinstance(absent, list):
+        raise PermanentError("the pod's code manifest could not be parsed; apply again, or check the pod's "
+                             "python3 with `podreconcile logs`")
+    return frozenset(p for p in absent if isinstance(p, str))
 
 
 def parse_manifest(stdout: str) -> RemoteManifest:
     """The manifest script's output; an entry that is unreadable is left out (the file is sent
     again). PermanentError when the output is no manifest at all."""
-    data = json_value(stdout)
+    data = json_value(stdout, _MAX_REPLY)
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         raise PermanentError("the pod's code manifest could not be parsed; apply again, or check the pod's "
                              "python3 with `podreconcile logs`")
@@ -274,8 +309,13 @@ def sync_code(
     exclude = list(exclude)
     rev = revision(repo_dir)
     stats = local_files(repo_dir, exclude)
-    remote = remote_manifest(session, code_path, stats)
     cache = HashCache.beside(repo_dir)
+    known = {}  # what is known without reading a file: the pod leaves these out of its reply when equal
+    for rel, st in stats.items():
+        digest = cache.lookup(rel, st)
+        if digest is not None:
+            known[rel] = FileEntry(st.st_size, digest, bool(st.st_mode & 0o100))
+    remote = _remote_manifest(session, code_path, stats, known)
     local = {rel: _entry_to_compare(repo_dir, rel, st, remote.files.get(rel), cache) for rel, st in stats.items()}
     diff = plan_sync(local, remote, exclude)
     if diff.empty and remote.revision == str(rev):

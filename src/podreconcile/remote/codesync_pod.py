@@ -93,15 +93,35 @@ def read_revision(root):
     except OSError:
         return None
 
+def same(entry, known):
+    """Whether the pod's entry is what the client knows: size, executable bit, sha256 prefix (16+ hex)."""
+    return (isinstance(known, list) and len(known) == 3 and isinstance(known[1], str) and len(known[1]) >= 16
+            and entry[0] == known[0] and entry[2] == known[2] and entry[1].startswith(known[1]))
+
 def manifest(root):
-    paths = json.loads(zlib.decompress(sys.stdin.buffer.read()).decode())["paths"]
+    """The pod's entries of the paths asked about and of those synced before.
+
+    With "known" (path -> the client's [size, sha256 prefix, executable]) the reply is compact: an
+    entry equal to the client's is left out, a known path absent here is listed in "absent", and
+    "synced" holds only the synced paths not asked about (the candidates for deletion). So a no-op
+    over 100,000 files answers in bytes, not megabytes."""
+    request = json.loads(zlib.decompress(sys.stdin.buffer.read()).decode())
+    paths, known = set(request["paths"]), request.get("known")
     cached, manifest_ns = load(root)
-    files = {}
-    for rel in set(paths) | set(cached):
+    files, absent = {}, []
+    for rel in paths | set(cached):
         entry = describe(root, rel, cached, manifest_ns)
-        if entry:
+        mine = known.get(rel) if known else None
+        if entry is None:
+            if mine is not None:
+                absent.append(rel)
+        elif mine is None or not same(entry, mine):
             files[rel] = entry[:3]
-    sys.stdout.write(json.dumps({"files": files, "synced": sorted(cached), "revision": read_revision(root)}))
+    synced = sorted(p for p in cached if p not in paths) if known is not None else sorted(cached)
+    reply = {"files": files, "synced": synced, "revision": read_revision(root)}
+    if known is not None:
+        reply["absent"] = sorted(absent)
+    sys.stdout.write(json.dumps(reply))
 
 class Folders:
     """Folders under the code folder, opened one component at a time, never through a symlink."""
