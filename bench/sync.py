@@ -1,6 +1,6 @@
 """Code sync and data upload speed against naive baselines measured in the same run.
 
-- code sync of 500 small tracked files: podreconcile's manifest + one tar stream, against one SFTP
+- code sync of 500 small tracked files: podreconcile's manifest + one framed stream, against one SFTP
   put per file (what a simple script does); then the no-change case against one stat per file.
 - data upload of 300 small files and two 20 MB files: rsync and pipelined SFTP, against one plain
   SFTP put per file; then the no-change check (one listing round trip) against one stat per file.

@@ -1,5 +1,5 @@
 """Code sync of a tree of 10,000 small files and a few large ones: first upload, no-op, one file changed;
-podreconcile's sync (manifest + one tar stream over its one SSH connection) against one plain rsync over
+podreconcile's sync (manifest + one framed stream over its one SSH connection) against one plain rsync over
 ssh (bench/baseline/floor_sync.sh). Bytes are what the client sent, counted by a relay in front of sshd."""
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def run(ctx: Context) -> list[Row]:
         for i in range(runs):
             session.run("rm -rf /workspace/b-ours /workspace/b-rsync", what="clean")
             for case in ("first", "no-op", "one changed"):
+                if case == "first":  # cold: nothing hashed before, as a first apply on a fresh clone
+                    (project.root / ".podreconcile" / "code-hashes.json").unlink(missing_ok=True)
                 if case == "one changed":
                     (project.root / "pkg" / "m00" / "module_0.py").write_text(f"# changed {i}\n")
                 relay.take()

@@ -4,6 +4,7 @@ harmless output."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
@@ -128,3 +129,25 @@ def test_1_a_rotated_secret_is_never_shown_stored_or_logged(project, tmp_path):
         assert old not in text and new not in text, text
     assert oct(project.state_path().stat().st_mode & 0o777) == "0o600"
     assert oct(saved.stat().st_mode & 0o777) == "0o600"
+
+
+def test_code_sync_never_writes_through_a_symlink_planted_in_the_pods_code_folder(project, tmp_path):
+    assert project.cli("apply", "--yes").returncode == 0
+    wait_until(lambda: project.pod()["desiredStatus"] == "EXITED", timeout=120)  # the pod stopped itself
+    code = project.volume() / "tiny"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("the pod owner's file\n")
+    scripts = code / "scripts"
+    shutil.rmtree(scripts)
+    scripts.symlink_to(victim)  # a training job (or anyone on the pod) swaps the synced folder for a link
+    with open(project.root / "scripts" / "train.py", "a") as f:
+        f.write("# changed\n")
+
+    result = project.cli("apply", "--yes", "--force-restart")  # a succeeded run restarts only when asked
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # after apply's progress lines
+    assert last.startswith("Error: ") and "'scripts'" in last and "symlink or a file" in last, last
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert (victim / "keep.txt").read_text() == "the pod owner's file\n"

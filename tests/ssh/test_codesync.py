@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from podreconcile.core.errors import UserError
-from podreconcile.engine import codesync
+from podreconcile.engine import codesync, hash_cache
 from podreconcile.engine.codesync import (
     REVISION_NAME,
     local_manifest,
@@ -231,3 +233,76 @@ def test_a_file_that_became_a_folder_is_replaced(session, repo, pod_dir):
 
     assert (result.files_sent, result.files_deleted) == (1, 1)
     assert (pod_dir / "train.py/main.py").read_text() == "main\n"
+
+
+def test_a_symlink_on_the_pod_where_a_folder_goes_is_refused_and_never_followed(session, repo, pod_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pod_dir.mkdir(parents=True)
+    (pod_dir / "pkg").symlink_to(elsewhere)
+
+    with pytest.raises(Exception, match="symlink or a file"):
+        sync_code(session, repo, str(pod_dir), EXCLUDE)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_deletion_never_reaches_through_a_symlink_planted_on_the_pod(session, repo, pod_dir, tmp_path):
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.py").write_text("precious\n")
+    for path in (pod_dir / "pkg").iterdir():
+        path.unlink()
+    (pod_dir / "pkg").rmdir()
+    (pod_dir / "pkg").symlink_to(elsewhere)
+    git(repo, "rm", "-q", "pkg/model.py")
+    git(repo, "commit", "-qm", "drop")
+
+    with pytest.raises(Exception, match="symlink or a file"):
+        sync_code(session, repo, str(pod_dir), EXCLUDE)  # refused at the deletion already
+    assert (elsewhere / "model.py").read_text() == "precious\n"
+
+
+def test_a_local_edit_that_keeps_the_size_and_restores_the_mtime_is_still_sent(session, repo, pod_dir, monkeypatch):
+    monkeypatch.setattr(hash_cache, "RACY_NS", 0)  # the fresh files are cached at once, as old ones would be
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    assert (repo / ".podreconcile" / hash_cache.CACHE_NAME).exists()
+    model = repo / "pkg/model.py"
+    before = model.stat()
+    deadline = time.monotonic() + 30
+    while model.stat().st_ctime_ns == before.st_ctime_ns:  # ctime changes with the kernel's timestamp tick
+        assert time.monotonic() < deadline
+        model.write_text("W = 7\n")
+        os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    result = sync_code(session, repo, str(pod_dir), EXCLUDE)
+
+    assert result.files_sent == 1 and (pod_dir / "pkg/model.py").read_text() == "W = 7\n"
+
+
+def test_a_compact_manifest_reply_gives_the_same_plan_as_the_full_one(session, repo, pod_dir):
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    (repo / "pkg/model.py").write_text("W = 22\n")  # differs from the pod
+    (pod_dir / "train.py").unlink()  # known locally, absent on the pod
+    git(repo, "rm", "-q", "scripts/run.sh")  # synced before, tracked no more: to delete
+    local = local_manifest(repo, EXCLUDE)
+
+    full = codesync.remote_manifest(session, str(pod_dir), local.keys())
+    compact = codesync.remote_manifest(session, str(pod_dir), local)
+
+    assert compact.files == {p: e for p, e in full.files.items()}
+    assert codesync.plan_sync(local, compact, EXCLUDE) == codesync.plan_sync(local, full, EXCLUDE)
+    diff = codesync.plan_sync(local, compact, EXCLUDE)
+    assert (diff.send, diff.delete) == (("pkg/model.py", "train.py"), ("scripts/run.sh",))
+
+
+def test_a_no_op_manifest_reply_repeats_no_entry(session, repo, pod_dir, monkeypatch):
+    sync_code(session, repo, str(pod_dir), EXCLUDE)
+    local = local_manifest(repo, EXCLUDE)
+    replies = []
+    run = session.run
+    monkeypatch.setattr(session, "run", lambda *a, **k: replies.append(run(*a, **k)) or replies[-1])
+
+    codesync.remote_manifest(session, str(pod_dir), local)
+
+    assert json.loads(replies[-1].stdout)["files"] == {}

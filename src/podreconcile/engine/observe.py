@@ -227,7 +227,7 @@ def compared_code(project: Project, session: PodShell) -> CodeFacts:
                          remote_revision=gitsync.remote_revision(session, project.spec.code.path))
     exclude = project.spec.code.exclude
     local = codesync.local_manifest(project.dir, exclude)
-    remote = codesync.remote_manifest(session, project.spec.code.path, local.keys())
+    remote = codesync.remote_manifest(session, project.spec.code.path, local)  # local: a compact reply
     diff = codesync.plan_sync(local, remote, exclude)
     rev = codesync.revision(project.dir)
     return CodeFacts(revision=str(rev), dirty=rev.dirty, files_to_send=len(diff.send),
