@@ -74,3 +74,14 @@ def test_a_stale_endpoint_in_the_state_costs_nothing_but_the_guess(training):
     assert result.returncode == 0, result.stderr
     assert "nothing to do" in result.stdout
     assert _logins(training, pod_id) == before + 1
+
+
+def test_a_no_op_apply_looks_once(training):
+    """Its plan's look is the applier's first one: one listing of the pods, one connection."""
+    pod_id = training.state["pod_id"]
+    before, calls = _logins(training, pod_id), _api_calls(training)
+    result = training.cli("apply", "--yes", "--detach")
+    assert result.returncode == 0, result.stderr
+    assert "nothing to do" in result.stdout
+    assert _logins(training, pod_id) == before + 1
+    assert _api_calls(training) == calls + 1

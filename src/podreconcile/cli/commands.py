@@ -217,6 +217,10 @@ def _apply(plan_file: Path | None, spec: Path | None, force_restart: bool, yes: 
             _confirm(yes)
         applier = Applier(project, wiring.provider(project), conn, progress, options,
                           saved_plan=str(plan_file) if plan_file else None, follows=not detach)
+        if not reviewed.actions:
+            # Nothing to execute, and the world was observed moments ago in this run, with no prompt
+            # since: the applier starts from that look instead of repeating it (a no-op apply looked twice).
+            applier.start_from(planned.obs)
         with _billing_guard(applier, planned):
             final = applier.run(reviewed)
         if final.actions:

@@ -170,9 +170,13 @@ class Applier:
 
     def observe(self, ssh_deadline: float | None = 30.0) -> Observation:
         """Observe, and remember the run's outcome so a later plan knows it while the pod is stopped."""
-        obs = observe(self.project, self.provider, self.states.read(), self.conn,
-                      legacy_pod_id=self.options.legacy_pod_id, adopt_pod_id=self.options.adopt_pod_id,
-                      ssh_deadline=ssh_deadline)
+        return self.start_from(observe(self.project, self.provider, self.states.read(), self.conn,
+                                       legacy_pod_id=self.options.legacy_pod_id,
+                                       adopt_pod_id=self.options.adopt_pod_id, ssh_deadline=ssh_deadline))
+
+    def start_from(self, obs: Observation) -> Observation:
+        """Take `obs` as the latest look (the one this command's plan was just made from, or a new one),
+        remembering the run's outcome as every look does."""
         status = obs.run.status if obs.run else None
         if status is not None and status.run == self.project.run_name:
             state = STOPPED if status.stopped_by_signal else status.state.value
