@@ -4,6 +4,7 @@ arguments are parsed, from which state file, and when the probe's view of the id
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -51,7 +52,7 @@ def opened(monkeypatch):
 
 
 def _begin(opened, spec=None):
-    early_ssh.begin(spec, opened.dial, opened.connect)
+    early_ssh.begin(spec, opened.dial, lambda: opened.connect)
 
 
 def _project(tmp_path, names=("demo",), endpoint="127.0.0.1:2222"):
@@ -91,7 +92,7 @@ def test_a_failed_handshake_closes_the_dialled_socket_and_gives_nothing(tmp_path
     def refused(*args):
         raise OSError("handshake failed")
 
-    early_ssh.begin(None, opened.dial, refused)
+    early_ssh.begin(None, opened.dial, lambda: refused)
     assert early_ssh.claim(StateFile(tmp_path, "demo").path).take(10) is None
     assert opened.sockets[0].closed
 
@@ -194,6 +195,42 @@ def test_commands_that_call_the_api_make_their_tls_context_early(monkeypatch, ar
     monkeypatch.setattr(early_ssh, "begin", lambda *a: None)
     wiring.begin_early_ssh(args)
     assert bool(made) is prepared
+
+
+def test_paramiko_failing_to_load_closes_the_dialled_socket(tmp_path, monkeypatch, opened):
+    _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def unloadable():
+        raise ImportError("no paramiko")
+
+    with pytest.raises(ImportError):
+        early_ssh.begin(None, opened.dial, unloadable)
+    assert early_ssh.claim(StateFile(tmp_path, "demo").path).take(10) is None
+    assert opened.sockets[0].closed and opened.calls == []
+
+
+def test_the_early_threads_import_nothing(monkeypatch):
+    """Two threads importing at once can deadlock on import locks: everything is imported first."""
+    import builtins
+    import threading
+
+    imported, original = [], builtins.__import__
+
+    def watching(name, *args, **kwargs):
+        if threading.current_thread() is not threading.main_thread() and name not in sys.modules:
+            imported.append(name)
+        return original(name, *args, **kwargs)
+
+    from podreconcile.adapters import tls
+
+    monkeypatch.setattr(tls, "_made", [])
+    monkeypatch.setattr(tls, "_ready", threading.Event())
+    monkeypatch.setattr(tls, "_started", threading.Lock())
+    monkeypatch.setattr(builtins, "__import__", watching)
+    tls.prepare()
+    tls.context()
+    assert imported == []
 
 
 def test_the_early_tls_context_verifies_as_httpx_would():

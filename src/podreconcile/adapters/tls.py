@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from typing import Callable
 
 _made: list[ssl.SSLContext] = []
 _ready = threading.Event()
@@ -14,9 +15,14 @@ _started = threading.Lock()
 
 
 def prepare() -> None:
-    """Start making the context (once per process)."""
+    """Start making the context (once per process). httpx is imported here, on the calling thread: the
+    context's thread imports nothing (two threads importing at once can deadlock on import locks)."""
     if _started.acquire(blocking=False):
-        threading.Thread(target=_make, name="tls-context", daemon=True).start()
+        import certifi
+        import httpx
+
+        certifi.where()  # create_ssl_context imports certifi, which finds its bundle through importlib.resources
+        threading.Thread(target=_make, args=(httpx.create_ssl_context,), name="tls-context", daemon=True).start()
 
 
 def context() -> ssl.SSLContext:
@@ -28,11 +34,9 @@ def context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _make() -> None:
+def _make(create: Callable[[], ssl.SSLContext]) -> None:
     try:
-        import httpx
-
-        _made.append(httpx.create_ssl_context())
+        _made.append(create())
     except Exception:  # noqa: BLE001 - context() makes it again, and raises what is wrong
         pass
     finally:

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 from podreconcile.core.errors import UserError
 
 if TYPE_CHECKING:  # imported when used: `begin_early_ssh` runs before any of them is needed
-    from pathlib import Path
 
-    from podreconcile.core.observation import Endpoint
     from podreconcile.core.ports import Provider, VolumeStore
     from podreconcile.core.volume_s3 import S3Credentials, S3Route
     from podreconcile.engine.pod_work import SshPodWork
@@ -95,18 +93,20 @@ def begin_early_ssh(args: list[str]) -> None:
     """Before the arguments are parsed: for a command that calls the API, start making its TLS context;
     for one that will reach the pod, the handshake to the pod's last known endpoint
     (engine.early_ssh.begin), so the imports, the spec and the API call overlap them. The arguments
-    are only peeked at; typer parses them as always afterwards."""
+    are only peeked at; typer parses them as always afterwards. Whatever those threads run is
+    imported here first: they import nothing themselves."""
     command = next((arg for arg in args if not arg.startswith("-")), None)
     if command not in _CALLS_API or {"--help", "-h"} & set(args):
         return
+    if command in _REACHES_POD:
+        from podreconcile.adapters.pod_socket import dial
+        from podreconcile.engine import early_ssh
+
+        early_ssh.begin(_spec_option(args), lambda endpoint: dial(endpoint, early_ssh.EARLY_TIMEOUT),
+                        _ssh_connect)
     from podreconcile.adapters import tls
 
     tls.prepare()  # the API client's TLS context, on a core of its own
-    if command not in _REACHES_POD:
-        return
-    from podreconcile.engine import early_ssh
-
-    early_ssh.begin(_spec_option(args), _early_dial, _early_connect)
 
 
 def _spec_option(args: list[str]) -> str | None:
@@ -118,18 +118,13 @@ def _spec_option(args: list[str]) -> str | None:
     return None
 
 
-def _early_dial(endpoint: Endpoint):
-    from podreconcile.adapters.pod_socket import dial
-    from podreconcile.engine.early_ssh import EARLY_TIMEOUT
-
-    return dial(endpoint, EARLY_TIMEOUT)
-
-
-def _early_connect(endpoint: Endpoint, key: Path, pinned_key: str, sock):
+def _ssh_connect():
+    """paramiko's connect, loaded; the early handshake completes the session with it over its socket."""
     from podreconcile.adapters.ssh import connect
     from podreconcile.engine.early_ssh import EARLY_TIMEOUT
 
-    return connect(endpoint, key, pinned_key=pinned_key, timeout=EARLY_TIMEOUT, sock=sock)
+    return lambda endpoint, key, pinned_key, sock: connect(endpoint, key, pinned_key=pinned_key,
+                                                           timeout=EARLY_TIMEOUT, sock=sock)
 
 
 def volume_store(route: S3Route, credentials: S3Credentials) -> VolumeStore:

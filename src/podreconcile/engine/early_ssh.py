@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from podreconcile.core.errors import PodreconcileError
+from podreconcile.core.errors import PodreconcileError, TemporaryError
 from podreconcile.core.spec.settings import load_settings
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import PodShell
@@ -73,16 +73,17 @@ _pending: dict[Path, EarlySession] = {}
 
 
 def begin(spec_option: str | None, dial: Callable[[Endpoint], Any],
-          connect: Callable[[Endpoint, Path, str, Any], PodShell]) -> None:
+          load_connect: Callable[[], Callable[[Endpoint, Path, str, Any], PodShell]]) -> None:
     """Start the handshake to the endpoint the project's state file remembers, before the spec and the
-    heavy modules are loaded: it then runs while they load and while the API answers. `dial` opens the
-    TCP connection (first: its round trip overlaps loading paramiko), `connect` the SSH session over it.
+    heavy modules are loaded: it then runs while they load and while the API answers.
+
+    The handshake's thread dials at once (`dial`: the TCP round trip) while this thread loads paramiko
+    (`load_connect`, which returns the function that completes the SSH session over the socket). The
+    thread itself imports nothing: two threads importing at once can deadlock on import locks.
 
     A guess, made only when the project has one state file (one spec); anything unusable (no spec, no
     known endpoint, no key) simply starts nothing, and the command connects as it always did. The host
-    key of that start is pinned, so the handshake can only complete with the sshd seen before.
-    What it needs of podreconcile is imported here, on the main thread: the handshake's thread imports
-    only paramiko's modules, which nothing else loads at that time."""
+    key of that start is pinned, so the handshake can only complete with the sshd seen before."""
     try:
         spec_path = find_spec(Path(spec_option) if spec_option else None)
         known = _only_known_start(spec_path.parent)
@@ -96,16 +97,24 @@ def begin(spec_option: str | None, dial: Callable[[Endpoint], Any],
     if endpoint is None or key is None or not key.is_file():
         return
     pinned = state.host_key.key
+    loaded: list[Callable] = []
+    ready = threading.Event()
 
     def open_() -> PodShell:
         sock = dial(endpoint)
         try:
-            return connect(endpoint, key, pinned, sock)
+            if not ready.wait(EARLY_TIMEOUT) or not loaded:
+                raise TemporaryError("paramiko did not load")
+            return loaded[0](endpoint, key, pinned, sock)
         except BaseException:
             sock.close()
             raise
 
     _pending[state_path] = EarlySession(state.host_key.start, endpoint, open_)
+    try:
+        loaded.append(load_connect())
+    finally:
+        ready.set()
 
 
 def claim(state_path: Path) -> EarlySession | None:
