@@ -85,3 +85,12 @@ def test_a_no_op_apply_looks_once(training):
     assert "nothing to do" in result.stdout
     assert _logins(training, pod_id) == before + 1
     assert _api_calls(training) == calls + 1
+
+
+def test_a_pod_found_up_whose_sshd_is_gone_fails_in_seconds_not_a_boots_wait(training):
+    """`logs` (a visit) lists the pod up with its port, then sshd refuses: as when the run ends and the
+    pod stops between the listing and the connect. The visit gives up after 30 s, not a boot's 10 minutes."""
+    training.cli("ssh", "--", "pkill -x sshd")
+    result = training.cli("logs", "--tail", "1", timeout=120)
+    assert result.returncode == 1
+    assert "SSH not ready yet" in result.stderr and "Traceback" not in result.stderr

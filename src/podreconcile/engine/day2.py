@@ -102,6 +102,8 @@ def plan_destroy(project: Project, provider: Provider) -> tuple[Plan, list[PodFa
 
 # ---- visiting the pod: logs, sync-data, tensorboard ----
 
+UP_POD_SSH_DEADLINE = 30.0
+
 @contextmanager
 def visit(project: Project, provider: Provider, conn: Connection, report: Reporter, start_why: str | None,
           pods: list[PodFacts] | None = None) -> Iterator[PodShell]:
@@ -117,9 +119,11 @@ def visit(project: Project, provider: Provider, conn: Connection, report: Report
     try:
         execute(project, provider, conn, report, plan)
         # A pod that was up with its port needs no new look; one started (or still booting) is polled.
-        live = pod if pod.ssh is not None and not plan.actions else wait_for_ssh_port(
-            provider, pod.id, on_wait=report.waiting)
-        yield conn.session(live)
+        found_up = pod.ssh is not None and not plan.actions
+        live = pod if found_up else wait_for_ssh_port(provider, pod.id, on_wait=report.waiting)
+        # A pod found up answers SSH at once; one that stopped since the listing (its run ended) must
+        # not hold the command for a boot's wait: 30 s, as observe allows a running pod.
+        yield conn.session(live, deadline=UP_POD_SSH_DEADLINE if found_up else None)
     finally:
         conn.close()
         execute(project, provider, conn, report, stop_after_visit(plan))
