@@ -363,26 +363,25 @@ def _read_ahead(chunks: Iterator[bytes], depth: int = 8) -> Generator[bytes, Non
     stop = threading.Event()
     done = object()
 
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has stopped (then False)."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        ahead.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(chunk):
                     return
             item: object = done
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
             item = error
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(item)
 
     producer = threading.Thread(target=produce, name="codesync-pack", daemon=True)
     producer.start()
