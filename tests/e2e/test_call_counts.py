@@ -86,3 +86,12 @@ def test_each_command_lists_the_account_once_and_opens_one_ssh_connection(projec
 
     count = counted(project, pod_id, "destroy", "--yes")
     assert (count.calls, count.ssh) == ({"v2.pods.list": 1, "v2.pods.delete": 1}, 0)
+
+
+def test_a_first_apply_with_a_small_data_file_keeps_to_one_ssh_connection(project):
+    """Its data step sends examples/tiny's small file over SFTP on the open connection: rsync would be
+    a second connection, worth it only for a large upload (datasync.rsync_pays_off)."""
+    result = project.cli("apply", "--yes", "--detach")
+    assert result.returncode == 0, result.stderr
+    assert "sftp" in result.stderr or "sftp" in result.stdout
+    assert ssh_logins(project, project.state["pod_id"]) == 1

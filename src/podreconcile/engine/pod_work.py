@@ -148,7 +148,9 @@ class SshPodWork(Connection):
         if not diff.send:
             say("the volume already holds every data file")
             return
-        result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=progress)
+        # rsync is a connection of its own: only an upload large enough to pay for it uses it.
+        result = datasync.upload(session, diff, key_path=self.project.ssh_key(), progress=progress,
+                                 prefer_rsync=datasync.rsync_pays_off(diff))
         volume_upload.record_rate(self.project, result.bytes_sent, result.seconds)  # the plan's GPU-time estimate
         rate = result.bytes_sent / result.seconds / 1e6 if result.seconds else 0
         say(f"uploaded {result.files_sent} file(s), {result.bytes_sent} bytes "
