@@ -95,3 +95,15 @@ def test_a_first_apply_with_a_small_data_file_keeps_to_one_ssh_connection(projec
     assert result.returncode == 0, result.stderr
     assert "sftp" in result.stderr or "sftp" in result.stdout
     assert ssh_logins(project, project.state["pod_id"]) == 1
+
+
+def test_logs_follow_lists_the_pods_once_and_reads_nothing_again(project):
+    """The follow's first round takes the pod from the command's one listing, not a second `get`."""
+    start_long_training(project, steps=3000)
+    pod_id = project.state["pod_id"]
+    with Count(project, pod_id) as count:
+        follower = project.popen("logs", "--follow", "--tail", "2")
+        wait_for_line(follower.stdout, r"step")
+        follower.send_signal(signal.SIGINT)
+        follower.communicate(timeout=30)
+    assert count.calls == PODS and count.ssh == 1

@@ -158,7 +158,8 @@ def follow_log(project: Project, provider: Provider, conn: Connection, on_line: 
     if not pod.status.is_up:
         raise UserError(f"Pod {pod.id} is stopped, so there is no log to follow; `podreconcile logs` prints "
                         "what the volume holds (with --start) and `podreconcile apply` resumes training.")
-    return follow(project, provider, conn, pod.id, on_line=on_line, on_notice=on_notice, lines=tail or 20)
+    return follow(project, provider, conn, pod.id, on_line=on_line, on_notice=on_notice, lines=tail or 20,
+                  listed=pod)
 
 
 def sync_data(project: Project, provider: Provider, conn: Connection, report: Reporter) -> datasync.UploadResult | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from podreconcile.core.errors import TemporaryError
+from podreconcile.core.observation import PodFacts
 from podreconcile.core.ports import PodShell, Provider
 from podreconcile.core.run_observation import RunState, RunStatus
 from podreconcile.engine import pod_steps, retry
@@ -55,8 +56,9 @@ class _LostWhileConfirming(Exception):
 
 def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
            on_line: Callable[[str], None], on_notice: Callable[[str], None] = lambda _: None,
-           lines: int | None = None, launch_id: str | None = None) -> Ending:
+           lines: int | None = None, launch_id: str | None = None, listed: PodFacts | None = None) -> Ending:
     """Print the latest attempt's log (from its first line, or the last `lines`) until it ends.
+    `listed`: the pod as the caller just read it, if it did (the first round does not read it again).
 
     `launch_id`: the launch whose end to wait for; None takes the one status.json names when the
     follow starts. After a reconnect the log goes on from the line after the last one printed
@@ -87,7 +89,8 @@ def follow(project: Project, provider: Provider, conn: Connection, pod_id: str,
     run_paths = paths(project)
     last_contact = time.monotonic()
     while time.monotonic() - last_contact < UNREACHABLE_DEADLINE:
-        pod = retry.call(lambda: provider.get_pod(pod_id), deadline=120)
+        # The caller's own fresh look at the pod serves the first round: one API call, not two.
+        pod, listed = listed or retry.call(lambda: provider.get_pod(pod_id), deadline=120), None
         if pod is None or not pod.status.is_up:
             status = (pod.last_status_change or pod.status.value) if pod else "gone"
             return Ending(None, attempt[-1] if attempt else None, status)
