@@ -63,3 +63,15 @@ def lock_free(path: Path, create: bool = False) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def network_emulation_missing() -> str | None:
+    """Why the sandbox's emulated links cannot run on this machine, or None when they can."""
+    from podreconcile.sandbox import links
+
+    reason = links.unavailable_reason()
+    if reason:
+        return reason
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
+        return "this machine cannot make network namespaces (unshare --net failed)"
+    return None

@@ -10,34 +10,24 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from podreconcile.sandbox import daemon, links
+from podreconcile.sandbox import daemon
 from tests.conftest import SandboxHandle
 from tests.e2e.conftest import UserProject, _project
 from tests.e2e.test_faults import assert_one_clean_run
-from tests.helpers import wait_until
+from tests.helpers import network_emulation_missing, wait_until
 
 BOOT_DELAY = 0.3
 KEY_QUERY = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) { id } }"
 CUT = "20s"
 
 
-def _why_not() -> str | None:
-    reason = links.unavailable_reason()
-    if reason:
-        return reason
-    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
-        return "this machine cannot make network namespaces (unshare --net failed)"
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = network_emulation_missing()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""),
               pytest.mark.timeout(240)]  # fmt: skip
 

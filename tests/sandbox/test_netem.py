@@ -24,7 +24,7 @@ import paramiko
 import pytest
 
 from podreconcile.sandbox import daemon, links
-from tests.helpers import wait_until
+from tests.helpers import network_emulation_missing, wait_until
 
 BOOT_DELAY = 0.3
 GPU = "NVIDIA GeForce RTX 4090"
@@ -32,16 +32,7 @@ KEY_QUERY = "mutation Key($k: String) { updateUserSettings(input: {pubKey: $k}) 
 PORTS_QUERY = "query Pod($id: String!) { pod(input: {podId: $id}) { runtime { ports { ip publicPort privatePort type } } } }"
 
 
-def _why_not() -> str | None:
-    reason = links.unavailable_reason()
-    if reason:
-        return reason
-    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
-        return "this machine cannot make network namespaces (unshare --net failed)"
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = network_emulation_missing()
 pytestmark = [pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or ""), pytest.mark.timeout(120)]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from podreconcile.core.errors import UserError
-from podreconcile.engine.project import find_spec
+from podreconcile.engine.spec_path import find_spec
 
 
 @pytest.fixture

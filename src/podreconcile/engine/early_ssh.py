@@ -1,10 +1,11 @@
-"""An SSH handshake started before the API has answered, to the endpoint of the pod's last known start.
+"""The SSH handshake a command begins before it has parsed its arguments, to the endpoint of the pod's
+last known start (the state file's), so that it runs while the modules, the spec and the API call take
+their time.
 
-A command's critical path is one API call, then one SSH handshake: on a link with 50 ms round trips
-each costs several. Both only wait on the network, so the handshake to the endpoint the state file
-remembers runs in a thread while the API call is in flight. It pins the host key of that start, so
-it can only ever reach the same sshd; when the API then reports another start (a new port, a new
-host key) or the attempt failed, the session is dropped and the regular path connects as before.
+`begin` (called by cli.wiring for the commands that reach the pod) dials on a thread of its own and
+completes the handshake with that start's host key pinned, so it can only ever reach the same sshd;
+the command's connection `claim`s it. When the API then reports another start (a new port, a new host
+key), or the attempt failed, the session is dropped and the regular path connects as before.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from podreconcile.core.errors import PodreconcileError, TemporaryError
-from podreconcile.core.spec.settings import load_settings
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import PodShell
+from podreconcile.core.spec.settings import load_settings
 from podreconcile.core.state import State
 from podreconcile.engine.spec_path import find_spec
 from podreconcile.engine.state_file import StateFile

@@ -23,7 +23,11 @@ import time
 from pathlib import Path
 
 from podreconcile.core.errors import UserError
-from podreconcile.engine.private_files import private_folder, read_private, write_private
+from podreconcile.engine.private_files import (
+    private_folder,
+    read_private,
+    write_private,
+)
 
 CACHE_NAME = "code-hashes.json"
 RACY_NS = 2_000_000_000  # FAT's 2 s timestamps are the coarsest in common use

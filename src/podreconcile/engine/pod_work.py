@@ -17,7 +17,14 @@ from podreconcile.core.observation import CodeFacts, DataFacts, PodFacts
 from podreconcile.core.ports import PodShell
 from podreconcile.core.run_observation import RunFacts
 from podreconcile.core.state import State
-from podreconcile.engine import codesync, datasync, gitsync, idle_guard, pod_steps, volume_upload
+from podreconcile.engine import (
+    codesync,
+    datasync,
+    gitsync,
+    idle_guard,
+    pod_steps,
+    volume_upload,
+)
 from podreconcile.engine.early_ssh import EARLY_TIMEOUT, EarlySession
 from podreconcile.engine.observe import (
     Connection,

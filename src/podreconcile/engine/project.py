@@ -22,9 +22,8 @@ from podreconcile.core.spec import (
     read_training_config,
 )
 from podreconcile.core.spec.command import fill
-from podreconcile.engine.spec_path import SPEC_NAME, find_spec  # noqa: F401 - re-exported for the commands
+from podreconcile.engine.spec_path import find_spec
 from podreconcile.engine.state_file import StateFile
-
 
 
 def pod_config(spec: Spec) -> dict:

@@ -12,8 +12,8 @@ from typing import Callable, Iterator
 
 import paramiko
 
-from podreconcile.adapters.ssh.tunnel import Forwarder, listen_local
 from podreconcile.adapters.pod_socket import reason_of
+from podreconcile.adapters.ssh.tunnel import Forwarder, listen_local
 from podreconcile.core.errors import PermanentError, PodreconcileError, TemporaryError
 from podreconcile.core.observation import Endpoint
 from podreconcile.core.ports import (
